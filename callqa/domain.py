@@ -1,0 +1,168 @@
+"""Domain types shared by every package: what a call is, what was said, what was found.
+
+Times are seconds from the start of the recording. Text is Simplified Chinese.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["collector", "customer", "third_party", "unknown"]
+ROLES: tuple[str, ...] = ("collector", "customer", "third_party", "unknown")
+Sentiment = Literal["negative", "neutral", "positive"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word (for Chinese usually one or two characters)."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(slots=True)
+class Utterance:
+    """A stretch of speech by one speaker.
+
+    Attributes:
+        speaker: diarization label ("ch0", "ch1", "SPEAKER_00", ...).
+        role: collector, customer, third_party or unknown.
+        channel: source channel for stereo calls, None for mono.
+        labels / sentiment: filled in by analysis.
+    """
+
+    speaker: str
+    role: str
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    channel: int | None = None
+    labels: list[str] = field(default_factory=list)
+    sentiment: str = "neutral"
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(slots=True)
+class Finding:
+    """Something a QA reviewer should look at.
+
+    Attributes:
+        kind: a label from LABELS.md (abuse, threat, privacy, pii, self_harm, ...)
+            or a call-level kind (missing_steps, negative_trajectory, ...).
+        role: who said it (for call-level findings: whose conduct it concerns).
+        utterance_index: index into the call's utterances, None for call-level findings.
+        evidence: the text that triggered it (redacted wherever it is stored).
+        rule_id: id of the matched rule in the rule pack, or model name.
+        score: rule confidence or model probability, 0..1.
+        severity: info, low, medium, high or critical.
+    """
+
+    kind: str
+    role: str
+    start: float
+    end: float
+    evidence: str
+    rule_id: str
+    score: float = 1.0
+    severity: str = "medium"
+    utterance_index: int | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    """One recording and what is known about it before processing."""
+
+    call_id: str
+    path: str
+    sha256: str = ""
+    size_bytes: int = 0
+    collector_id: str | None = None
+    account_id: str | None = None
+    started_at: datetime | None = None
+    timezone: str | None = None
+    direction: str | None = None
+    campaign: str | None = None
+    team: str | None = None
+    channel_roles: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class RoleMetrics:
+    """Measurements for one role, or for the whole call when ``role == "all"``.
+
+    Attributes:
+        talk_s: seconds this role was speaking (union of its utterances).
+        talk_share: talk_s / call duration.
+        speech_rate_cpm: characters per minute of talk (CJK characters, else words).
+        interruptions: utterances that started while another role was still speaking
+            and overlapped it by at least 0.3 s (made by this role).
+        overlap_s: seconds this role spoke over someone else.
+        silence_s: (``all`` only) seconds nobody spoke.
+        loudness_dbfs: mean RMS level of this role's speech in the original recording.
+    """
+
+    role: str
+    n_utterances: int
+    talk_s: float
+    talk_share: float
+    n_chars: int
+    speech_rate_cpm: float
+    interruptions: int
+    overlap_s: float
+    silence_s: float | None
+    loudness_dbfs: float | None
+
+
+@dataclass(slots=True)
+class ProcessedCall:
+    """Everything one recording produced, ready to land.
+
+    Attributes:
+        diarization: how speakers were separated: channel, pyannote or none.
+        roles_confidence: how sure the role assignment is (0..1); needs_review when unsure.
+        timings: seconds spent per stage (decode, asr, diarization, analysis, ...).
+    """
+
+    call: Call
+    duration: float
+    channels: int
+    source_rate: int
+    codec: str
+    utterances: list[Utterance]
+    findings: list[Finding]
+    metrics: list[RoleMetrics]
+    diarization: str
+    asr_model: str
+    roles_confidence: float | None = None
+    needs_review: bool = False
+    role_notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    raw_texts: list[str] | None = None     # unredacted utterance texts, only when storing raw text
+
+
+@dataclass(slots=True)
+class Failure:
+    """Why one recording (or manifest row) could not be processed.
+
+    Attributes:
+        stage: discover, manifest, decode, asr, diarization, analysis or land.
+        reason: a short code (decode_error, empty_audio, too_long, path_not_found, ...).
+        message: what happened and what to do, without any transcript text.
+        deterministic: True when retrying the same bytes cannot help.
+    """
+
+    call_id: str | None
+    path: str | None
+    sha256: str | None
+    stage: str
+    reason: str
+    message: str
+    deterministic: bool = True

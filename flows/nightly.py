@@ -1,0 +1,134 @@
+"""The ``nightly`` flow: discover recordings, process them in parallel tasks, land in one writer."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import flows  # noqa: F401  (offline-safe Prefect settings before Prefect is imported)
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from callqa.archive import discover
+from callqa.config import Config, load_config
+from callqa.domain import Call, Failure, ProcessedCall
+from callqa.process import process_recording
+from flows.progress import RunProgress
+from speech.audio import AudioError
+from warehouse.store import Warehouse
+
+TRANSIENT = (OSError, MemoryError, TimeoutError)
+
+
+def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
+    """Retry only errors that may pass (I/O, memory); bad audio fails at once."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, TRANSIENT) and not isinstance(exc, AudioError)
+
+
+@task(name="process-call", persist_result=False, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=_retry_transient, log_prints=False)
+def process_call(call: Call, cfg: Config) -> ProcessedCall:
+    """Decode, transcribe, analyse and measure one call (result kept in memory only)."""
+    return process_recording(call, cfg)
+
+
+def failure_from_exception(call: Call, exc: BaseException) -> Failure:
+    """A Failure row for a task that raised: stage and reason from the exception type."""
+    if isinstance(exc, AudioError):
+        return Failure(call.call_id, call.path, call.sha256, "decode", exc.reason, str(exc))
+    return Failure(call.call_id, call.path, call.sha256, "process", type(exc).__name__,
+                   f"{type(exc).__name__}: {exc}"[:500], deterministic=not isinstance(exc, TRANSIENT))
+
+
+def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
+    """Calls still to process: new, or whose bytes changed since they landed/failed."""
+    known = wh.known_calls()
+    failed = set() if retry_failed else wh.failed_versions()
+    todo = []
+    for call in calls:
+        sha, status = known.get(call.call_id, (None, None))
+        if sha == call.sha256 and (status == "ok" or not retry_failed):
+            continue
+        if (call.call_id, call.sha256) in failed:
+            continue
+        todo.append(call)
+    return todo, len(calls) - len(todo)
+
+
+@flow(name="nightly", persist_result=False, log_prints=False)
+def nightly(
+    archive: str,
+    db: str | None = None,
+    manifest: str | None = None,
+    workers: int | None = None,
+    config_path: str | None = None,
+    retry_failed: bool = False,
+) -> dict[str, Any]:
+    """Process every recording under ``archive`` not yet landed (or changed) into ``db``.
+
+    Args:
+        archive: folder of recordings (searched recursively).
+        db: DuckDB file; default from configuration.
+        manifest: CSV of call metadata; default ARCHIVE/manifest.csv when present.
+        workers: parallel call tasks; default from configuration.
+        config_path: TOML configuration file.
+        retry_failed: also retry recordings that failed before with the same bytes.
+    Returns:
+        The run summary (counts only; no transcript text).
+    """
+    log = get_run_logger()
+    cfg = load_config(config_path).with_overrides({"warehouse.db": db, "flow.workers": workers})
+    with Warehouse(cfg.get("warehouse.db")) as wh:
+        crashed = wh.mark_crashed_runs()
+        if crashed:
+            log.warning("%d earlier run(s) had stopped without finishing; their landed calls are kept", crashed)
+        run_id = wh.start_run(str(archive), {"asr": cfg.section("asr"), "flow": cfg.section("flow")})
+        arch = cfg.section("archive")
+        calls, failures = discover(archive, patterns=arch["patterns"], exclude=arch["exclude"], manifest=manifest,
+                                   default_tz=cfg.get("compliance.default_timezone"))
+        seen_failures = wh.known_manifest_failures()
+        failures = [f for f in failures if f.stage not in ("manifest", "discover") or f.reason == "unreadable"
+                    or (f.reason, f.message) not in seen_failures]
+        todo, skipped = plan(calls, wh, retry_failed)
+        log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
+        landed, failed, audio_seconds = 0, len([f for f in failures if f.stage != "manifest"]), 0.0
+        pending: list[ProcessedCall] = []
+        batch_size = int(cfg.get("flow.batch_size"))
+        runner = ThreadPoolTaskRunner(max_workers=max(1, int(cfg.get("flow.workers"))))
+        progress = RunProgress(len(todo), enabled=sys.stdout.isatty())
+        with runner, progress:
+            futures = {runner.submit(process_call, {"call": c, "cfg": cfg}): c for c in todo}
+            for future in as_completed(list(futures)):
+                call = futures[future]
+                future.wait()
+                state = future.state
+                if state.is_completed():
+                    result: ProcessedCall = future.result()
+                    pending.append(result)
+                    audio_seconds += result.duration
+                    progress.advance(result.duration)
+                else:
+                    exc = state.result(raise_on_failure=False)
+                    failures.append(failure_from_exception(call, exc))
+                    failed += 1
+                    log.warning("call %s failed: %s", call.call_id, failures[-1].reason)
+                    progress.advance(0.0)
+                if len(pending) >= batch_size:
+                    wh.land(pending, failures, run_id)
+                    landed += len(pending)
+                    pending, failures = [], []
+            wh.land(pending, failures, run_id)
+            landed += len(pending)
+        wh.finish_run(run_id, discovered=len(calls), skipped=skipped, landed=landed, failed=failed,
+                      audio_seconds=audio_seconds)
+        summary = wh.run_summary(run_id)
+    log.info("run %s finished: %d landed, %d failed, %d skipped", run_id, landed, failed, skipped)
+    return summary
+
+
+def run_nightly(archive: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Call the flow from Python (the CLI does this)."""
+    return nightly(str(archive), **kwargs)

@@ -1,0 +1,125 @@
+"""faster-whisper transcription with word timestamps and guards against invented text."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from callqa.domain import Word
+from speech import logger
+from speech.models import resolve_model
+from speech.text import load_phrase_list, simplify_pieces, squash
+
+_PROJECT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True, slots=True)
+class AsrSettings:
+    """What selects and drives the model (hashable: one loaded model per distinct value)."""
+
+    model: str = "base"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    num_workers: int = 1
+    beam_size: int = 5
+    language: str = "zh"
+    batched: bool = False
+    batch_size: int = 8
+    vad_threshold: float = 0.45
+    vad_min_silence_ms: int = 600
+    vad_speech_pad_ms: int = 200
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    phantom_phrases: str = "speech/data/phantom_phrases.txt"
+
+    @classmethod
+    def from_config(cls, section: dict) -> "AsrSettings":
+        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        return cls(**known)
+
+
+class Transcriber:
+    """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
+
+    def __init__(self, settings: AsrSettings):
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.settings = settings
+        folder = resolve_model(settings.model)
+        device = settings.device
+        compute_type = settings.compute_type
+        if device == "cuda" and compute_type == "int8":
+            compute_type = "float16"
+        self.model = WhisperModel(
+            str(folder),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=settings.num_workers,
+        )
+        self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
+        phantom = Path(settings.phantom_phrases)
+        self.phantoms = load_phrase_list(str(phantom if phantom.is_absolute() else _PROJECT / phantom))
+        self.model_name = folder.name
+        logger.info("loaded Whisper model %s on %s (%s)", folder.name, device, compute_type)
+
+    def transcribe(self, samples: np.ndarray) -> list[Word]:
+        """Recognise one channel of 16 kHz float32 audio (already gain-normalised).
+
+        Returns:
+            Words in time order, Simplified Chinese, phantom segments dropped.
+        """
+        s = self.settings
+        kwargs = dict(
+            language=s.language,
+            beam_size=s.beam_size,
+            word_timestamps=True,
+            vad_filter=True,
+            vad_parameters=dict(
+                threshold=s.vad_threshold,
+                min_silence_duration_ms=s.vad_min_silence_ms,
+                speech_pad_ms=s.vad_speech_pad_ms,
+            ),
+            condition_on_previous_text=False,
+            no_speech_threshold=s.no_speech_threshold,
+            log_prob_threshold=s.log_prob_threshold,
+            compression_ratio_threshold=s.compression_ratio_threshold,
+        )
+        if self.pipeline is not None:
+            segments, _ = self.pipeline.transcribe(samples, batch_size=s.batch_size, **kwargs)
+        else:
+            segments, _ = self.model.transcribe(samples, hallucination_silence_threshold=2.0, **kwargs)
+        words: list[Word] = []
+        dropped = 0
+        for seg in segments:
+            seg_words = [w for w in (seg.words or []) if w.word.strip()]
+            if not seg_words:
+                continue
+            text = squash("".join(w.word for w in seg_words))
+            if not text or any(p and p in text for p in self.phantoms):
+                dropped += 1
+                continue
+            pieces = simplify_pieces([w.word for w in seg_words])
+            words.extend(
+                Word(start=round(float(w.start), 3), end=round(float(w.end), 3), text=t, probability=round(float(w.probability), 4))
+                for w, t in zip(seg_words, pieces)
+            )
+        if dropped:
+            logger.info("dropped %d phantom segment(s)", dropped)
+        return words
+
+
+_cache: dict[AsrSettings, Transcriber] = {}
+_lock = threading.Lock()
+
+
+def get_transcriber(settings: AsrSettings) -> Transcriber:
+    """The process-wide Transcriber for these settings (loaded once per worker)."""
+    with _lock:
+        if settings not in _cache:
+            _cache[settings] = Transcriber(settings)
+        return _cache[settings]

@@ -1,0 +1,45 @@
+"""Script conversion for recognised text: Whisper often emits Traditional characters."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import opencc
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _converter() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese (other scripts pass through)."""
+    return _converter().convert(text) if text else text
+
+
+def simplify_pieces(pieces: list[str]) -> list[str]:
+    """Convert word pieces as one text (phrase-aware), split back when lengths allow."""
+    joined = "".join(pieces)
+    converted = to_simplified(joined)
+    if len(converted) != len(joined):
+        return [to_simplified(p) for p in pieces]
+    out, pos = [], 0
+    for piece in pieces:
+        out.append(converted[pos:pos + len(piece)])
+        pos += len(piece)
+    return out
+
+
+def squash(text: str) -> str:
+    """Text without spaces and punctuation, lower-cased, for phrase comparisons."""
+    return _PUNCT.sub("", text).lower()
+
+
+@lru_cache(maxsize=8)
+def load_phrase_list(path: str) -> tuple[str, ...]:
+    """Read a one-phrase-per-line file (``#`` comments), squashed and simplified."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return tuple(squash(to_simplified(s)) for s in lines if s.strip() and not s.lstrip().startswith("#"))

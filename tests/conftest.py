@@ -1,0 +1,54 @@
+"""Shared fixtures: where the shared test data lives, temp databases, the real Whisper model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CALLQA_SHARED", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (override with CALLQA_SHARED=/path/to/shared)."""
+    path = SHARED / "data"
+    if not path.is_dir():
+        pytest.fail(f"shared test data not found at {path}; set CALLQA_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    """Default configuration (ignores any callqa.toml in the working directory)."""
+    from callqa.config import load_config
+
+    return load_config(REPO / "tests" / "data" / "test.toml", environ={})
+
+
+@pytest.fixture(scope="session")
+def transcriber(cfg):
+    """The real bundled Whisper base, loaded once for the session."""
+    from callqa.process import transcriber_for
+
+    return transcriber_for(cfg)
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate ignoring spaces and punctuation."""
+    from speech.text import squash
+
+    ref, hyp = squash(reference), squash(hypothesis)
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i]
+        for j, h in enumerate(hyp, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
+        prev = cur
+    return prev[-1] / max(len(ref), 1)

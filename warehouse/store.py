@@ -1,0 +1,169 @@
+"""The Warehouse: one DuckDB file, one writer, one transaction per landed batch."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from callqa.domain import Failure, ProcessedCall
+from warehouse import logger, tables
+from warehouse.migrate import migrate
+
+CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
+
+
+class WarehouseBusy(Exception):
+    """Another process holds the database for writing."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Warehouse:
+    """A migrated DuckDB database opened by this process.
+
+    Args:
+        path: the database file (its folder is created).
+        read_only: open for reading only (reports, exports); several readers may share it.
+    Raises:
+        WarehouseBusy: another process is writing to the same file.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseBusy(
+                    f"database {self.path} is in use by another process (another callqa run?): {exc}"
+                ) from exc
+            raise
+        if not read_only:
+            migrate(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- what is there -------------------------------------------------------------------
+    def known_calls(self) -> dict[str, tuple[str, str]]:
+        """call_id → (sha256, status) for every call in the database."""
+        return {cid: (sha, status) for cid, sha, status in self.con.execute(
+            "SELECT call_id, sha256, status FROM calls").fetchall()}
+
+    def failed_versions(self) -> set[tuple[str, str]]:
+        """(call_id, sha256) pairs that already failed deterministically: not retried."""
+        return {(cid, sha) for cid, sha in self.con.execute(
+            "SELECT DISTINCT call_id, sha256 FROM failures WHERE sha256 IS NOT NULL AND call_id IS NOT NULL"
+        ).fetchall()}
+
+    def known_manifest_failures(self) -> set[tuple[str, str]]:
+        """(reason, message) of manifest/discover failures already recorded (not repeated)."""
+        return {(r, m) for r, m in self.con.execute(
+            "SELECT DISTINCT reason, message FROM failures WHERE stage IN ('manifest', 'discover')").fetchall()}
+
+    # -- runs ----------------------------------------------------------------------------
+    def start_run(self, archive: str, settings: dict[str, Any]) -> str:
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, archive, status, settings) VALUES (?, ?, ?, 'running', ?)",
+            [run_id, _now(), archive, json.dumps(settings, ensure_ascii=False, default=str)],
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, *, discovered: int, skipped: int, landed: int, failed: int,
+                   audio_seconds: float, status: str = "completed") -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, n_discovered = ?, n_skipped = ?, n_landed = ?,"
+            " n_failed = ?, audio_seconds = ? WHERE run_id = ?",
+            [_now(), status, discovered, skipped, landed, failed, audio_seconds, run_id],
+        )
+
+    def mark_crashed_runs(self) -> int:
+        """Runs left 'running' by a killed process become 'crashed'. Returns how many."""
+        rows = self.con.execute(
+            "UPDATE runs SET status = 'crashed' WHERE status = 'running' RETURNING run_id").fetchall()
+        return len(rows)
+
+    # -- landing -------------------------------------------------------------------------
+    def land(self, results: list[ProcessedCall], failures: list[Failure], run_id: str) -> None:
+        """Land a batch in one transaction: processed calls replace any earlier version of
+        themselves; failures are recorded (a failed call that never landed gets a calls row
+        with status 'failed'; a landed call whose file changed into something broken keeps
+        its landed rows)."""
+        now = _now()
+        call_ids = [r.call.call_id for r in results]
+        known = self.known_calls()
+        new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"
+                      and f.call_id not in call_ids]
+        batch: dict[str, pa.Table] = {
+            "calls": pa.concat_tables([
+                tables.calls_table(results, run_id, now),
+                tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now),
+            ]),
+            "findings": tables.findings_table(results),
+            "call_metrics": tables.metrics_table(results),
+            "failures": tables.failures_table(failures, run_id, now),
+        }
+        batch["utterances"], batch["utterances_raw"] = tables.utterances_tables(results)
+        replaced = call_ids + [f.call_id for f in _unique_by_call(new_failed)]
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if replaced:
+                ids = pa.table({"call_id": pa.array(replaced, pa.string())})
+                con.register("replaced_ids", ids)
+                for name in CHILD_TABLES + ("calls",):
+                    con.execute(f"DELETE FROM {name} WHERE call_id IN (SELECT call_id FROM replaced_ids)")
+                con.unregister("replaced_ids")
+            for name, table in batch.items():
+                if table.num_rows:
+                    con.register("incoming", table)
+                    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        logger.info("landed %d call(s), %d failure(s)", len(results), len(failures))
+
+    # -- reading -------------------------------------------------------------------------
+    def run_summary(self, run_id: str) -> dict[str, Any]:
+        """Counts for one run plus flags by kind over the calls it landed."""
+        run = self.con.execute(
+            "SELECT n_discovered, n_skipped, n_landed, n_failed, audio_seconds, status FROM runs WHERE run_id = ?",
+            [run_id]).fetchone()
+        flags = self.con.execute(
+            "SELECT f.kind, count(*) FROM findings f JOIN calls c USING (call_id) WHERE c.run_id = ?"
+            " AND f.severity <> 'info' GROUP BY f.kind ORDER BY count(*) DESC, f.kind", [run_id]).fetchall()
+        failures = self.con.execute(
+            "SELECT coalesce(call_id, path), stage, reason FROM failures WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
+        totals = self.con.execute(
+            "SELECT count(*), coalesce(sum(duration_s), 0) FROM calls WHERE status = 'ok'").fetchone()
+        return {
+            "run_id": run_id, "status": run[5], "discovered": run[0], "skipped": run[1], "landed": run[2],
+            "failed": run[3], "audio_minutes": round((run[4] or 0) / 60.0, 2),
+            "flags": dict(flags), "failures": [list(f) for f in failures],
+            "db_calls": totals[0], "db_minutes": round(totals[1] / 60.0, 2), "db": str(self.path),
+        }
+
+
+def _unique_by_call(failures: list[Failure]) -> list[Failure]:
+    seen: dict[str, Failure] = {}
+    for f in failures:
+        seen.setdefault(f.call_id or "", f)
+    return list(seen.values())
