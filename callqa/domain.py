@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+def storable(text: str | None) -> str | None:
+    """Text safe to store: undecodable file-name bytes (surrogate escapes) become U+FFFD."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 Role = Literal["collector", "customer", "third_party", "unknown"]
 ROLES: tuple[str, ...] = ("collector", "customer", "third_party", "unknown")
 Sentiment = Literal["negative", "neutral", "positive"]

@@ -55,11 +55,11 @@ def mask_words(words: list[Word], text: str, spans: list[tuple[int, int, str]]) 
 
 def redact_utterances(utterances: list[Utterance], keep_raw: bool) -> list[str] | None:
     """Redact personal data in place (text and words). Returns the raw texts when kept."""
-    from analysis import pii_spans, redact
+    from analysis import redact, redaction_spans
 
     raw = [u.text for u in utterances] if keep_raw else None
     for u in utterances:
-        spans = pii_spans(u.text)
+        spans = redaction_spans(u.text)
         if spans:
             u.words = mask_words(u.words, u.text, spans)
             u.text = redact(u.text)

@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from callqa.archive import discover
 from callqa.config import Config, load_config
 from callqa.domain import Call, Failure, ProcessedCall
+from callqa.failpoints import failpoint
 from callqa.process import process_recording
 from flows.progress import RunProgress
 from speech.audio import AudioError
@@ -90,8 +91,7 @@ def nightly(
         calls, failures = discover(archive, patterns=arch["patterns"], exclude=arch["exclude"], manifest=manifest,
                                    default_tz=cfg.get("compliance.default_timezone"))
         seen_failures = wh.known_manifest_failures()
-        failures = [f for f in failures if f.stage not in ("manifest", "discover") or f.reason == "unreadable"
-                    or (f.reason, f.message) not in seen_failures]
+        failures = [f for f in failures if (f.reason, f.message) not in seen_failures]  # reported once
         todo, skipped = plan(calls, wh, retry_failed)
         log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
         landed, failed, audio_seconds = 0, len([f for f in failures if f.stage != "manifest"]), 0.0
@@ -105,6 +105,7 @@ def nightly(
                 call = futures[future]
                 future.wait()
                 state = future.state
+                failpoint("call-processed")
                 if state.is_completed():
                     result: ProcessedCall = future.result()
                     pending.append(result)
@@ -118,6 +119,7 @@ def nightly(
                     progress.advance(0.0)
                 if len(pending) >= batch_size:
                     wh.land(pending, failures, run_id)
+                    failpoint("batch-landed")
                     landed += len(pending)
                     pending, failures = [], []
             wh.land(pending, failures, run_id)

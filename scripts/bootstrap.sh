@@ -13,6 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # CPU torch first, from the local wheel when the machine has one, so nothing pulls a CUDA build.
 .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e '.[dev]'
+bash scripts/setup_browser.sh   # Debian's chromium, for the report's browser tests
 if [ -f scripts/setup_diarization.sh ]; then
     bash scripts/setup_diarization.sh
 fi

@@ -86,7 +86,11 @@ def decode(
             if not streams:
                 raise AudioError("no_audio_stream", "the file has no audio stream")
             stream = streams[0]
-            codec = stream.codec_context.name if stream.codec_context else "unknown"
+            if stream.codec_context is None:
+                tag = getattr(stream, "codec_tag", "") or "unknown"
+                raise AudioError("unsupported_codec", f"the audio codec (tag {tag}) is not supported by FFmpeg;"
+                                 " convert the recording to wav, mp3 or m4a")
+            codec = stream.codec_context.name
             source_rate = int(stream.codec_context.sample_rate or 0)
             channels = int(stream.codec_context.channels or 0)
             if channels <= 0 or source_rate <= 0:

@@ -13,6 +13,12 @@ from speech.audio import DecodedAudio, normalise_gain
 from speech.utterances import merge_speakers, words_to_utterances
 
 IDENTICAL_CHANNELS_CORR = 0.98
+SILENT_PEAK_DBFS = -60.0   # a channel whose robust peak stays below this holds no speech
+
+
+def is_silent(x: np.ndarray) -> bool:
+    """True when nothing in the channel rises above the line-noise floor (no ASR needed)."""
+    return x.size == 0 or float(np.quantile(np.abs(x), 0.999)) < 10 ** (SILENT_PEAK_DBFS / 20)
 
 
 @dataclass(slots=True)
@@ -70,7 +76,7 @@ def transcribe_call(
         for ch in range(2):
             normalised, gain = normalise_gain(samples[ch], target_peak_dbfs, max_gain_db)
             t0 = time.perf_counter()
-            words = transcriber.transcribe(normalised)
+            words = [] if is_silent(samples[ch]) else transcriber.transcribe(normalised)
             timings["asr"] = timings.get("asr", 0.0) + time.perf_counter() - t0
             role = channel_roles[ch] if ch < len(channel_roles) else "unknown"
             streams.append(words_to_utterances(words, speaker=f"ch{ch}", role=role, channel=ch, max_gap=max_gap))
@@ -82,7 +88,7 @@ def transcribe_call(
     mono = samples.mean(axis=0).astype(np.float32) if samples.shape[0] > 1 else samples[0]
     normalised, _ = normalise_gain(mono, target_peak_dbfs, max_gain_db)
     t0 = time.perf_counter()
-    words = transcriber.transcribe(normalised)
+    words = [] if is_silent(mono) else transcriber.transcribe(normalised)
     timings["asr"] = time.perf_counter() - t0
     utterances = words_to_utterances(words, speaker="spk0", role="unknown", max_gap=max_gap)
     return CallTranscript(

@@ -52,3 +52,13 @@ def cer(reference: str, hypothesis: str) -> float:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
         prev = cur
     return prev[-1] / max(len(ref), 1)
+
+
+@pytest.fixture(scope="session")
+def harness():
+    """A temporary Prefect server for the flow tests (started once: 20-40 s on 2 cores)."""
+    import flows  # noqa: F401  (project Prefect settings first)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

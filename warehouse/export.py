@@ -5,6 +5,7 @@ from pathlib import Path
 
 from callqa.domain import Utterance
 from callqa.formats import to_rttm, to_vtt
+from warehouse.purge import register_artifact, safe_name
 from warehouse.store import Warehouse
 
 CALL_DATE = "coalesce(timezone(coalesce(c.timezone, 'UTC'), c.started_at)::DATE, c.landed_at::DATE)"
@@ -14,10 +15,6 @@ EXPORTS = {
     "findings": "SELECT f.*, {d} AS call_date FROM findings f JOIN calls c USING (call_id)",
     "call_metrics": "SELECT m.*, {d} AS call_date FROM call_metrics m JOIN calls c USING (call_id)",
 }
-
-
-def _file_name(call_id: str) -> str:
-    return call_id.replace("/", "__").replace("\\", "__")
 
 
 def export(db: str | Path, out: str | Path) -> dict[str, int]:
@@ -46,8 +43,10 @@ def export(db: str | Path, out: str | Path) -> dict[str, int]:
     for sub in ("rttm", "vtt"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for call_id, utterances in by_call.items():
-        name = _file_name(call_id)
+        name = safe_name(call_id)
         (out / "rttm" / f"{name}.rttm").write_text(to_rttm(utterances, name), encoding="utf-8")
         (out / "vtt" / f"{name}.vtt").write_text(to_vtt(utterances), encoding="utf-8")
     counts["calls_with_transcripts"] = len(by_call)
+    with Warehouse(db) as wh:
+        register_artifact(wh, out, "export")
     return counts

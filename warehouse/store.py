@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from callqa.domain import Failure, ProcessedCall
+from callqa.failpoints import failpoint
 from warehouse import logger, tables
 from warehouse.migrate import migrate
 
@@ -105,6 +106,8 @@ class Warehouse:
         themselves; failures are recorded (a failed call that never landed gets a calls row
         with status 'failed'; a landed call whose file changed into something broken keeps
         its landed rows)."""
+        if not results and not failures:
+            return
         now = _now()
         call_ids = [r.call.call_id for r in results]
         known = self.known_calls()
@@ -135,6 +138,8 @@ class Warehouse:
                     con.register("incoming", table)
                     con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
                     con.unregister("incoming")
+                    failpoint("land-inserting")
+            failpoint("land-before-commit")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from callqa.domain import Failure, ProcessedCall
+from callqa.domain import Failure, ProcessedCall, storable
 
 WORD = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string()), ("probability", pa.float64())])
 TS = pa.timestamp("us", tz="UTC")
@@ -53,7 +53,7 @@ def calls_table(results: list[ProcessedCall], run_id: str, now: datetime) -> pa.
     for r in results:
         c = r.call
         rows.append(dict(
-            call_id=c.call_id, sha256=c.sha256, path=c.path, size_bytes=c.size_bytes, status="ok", error=None,
+            call_id=c.call_id, sha256=c.sha256, path=storable(c.path), size_bytes=c.size_bytes, status="ok", error=None,
             duration_s=r.duration, channels=r.channels, source_rate=r.source_rate, codec=r.codec,
             collector_id=c.collector_id, account_id=c.account_id, started_at=_utc(c.started_at),
             timezone=c.timezone, direction=c.direction, campaign=c.campaign, team=c.team,
@@ -66,8 +66,8 @@ def calls_table(results: list[ProcessedCall], run_id: str, now: datetime) -> pa.
 
 def failed_calls_table(failures: list[Failure], sizes: dict[str, int], run_id: str, now: datetime) -> pa.Table:
     rows = [dict(
-        call_id=f.call_id, sha256=f.sha256 or "", path=f.path or "", size_bytes=sizes.get(f.call_id or ""),
-        status="failed", error=f"{f.stage}/{f.reason}: {f.message}", run_id=run_id, landed_at=now,
+        call_id=f.call_id, sha256=f.sha256 or "", path=storable(f.path) or "", size_bytes=sizes.get(f.call_id or ""),
+        status="failed", error=storable(f"{f.stage}/{f.reason}: {f.message}"), run_id=run_id, landed_at=now,
     ) for f in failures]
     return pa.Table.from_pylist(rows, schema=CALLS)
 
@@ -125,7 +125,7 @@ def metrics_table(results: list[ProcessedCall]) -> pa.Table:
 
 def failures_table(failures: list[Failure], run_id: str, now: datetime) -> pa.Table:
     rows = [dict(
-        run_id=run_id, call_id=f.call_id, path=f.path, sha256=f.sha256, stage=f.stage,
-        reason=f.reason, message=f.message, failed_at=now,
+        run_id=run_id, call_id=f.call_id, path=storable(f.path), sha256=f.sha256, stage=f.stage,
+        reason=f.reason, message=storable(f.message), failed_at=now,
     ) for f in failures]
     return pa.Table.from_pylist(rows, schema=FAILURES)

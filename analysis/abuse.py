@@ -1,0 +1,47 @@
+"""Abuse (insults, profanity, humiliation): rule pack `rules/abuse.yaml` + classifier.
+
+Strong rules fire alone; `weak` rules need the COLD-trained classifier to agree; the
+classifier alone fires only when very confident and no threat rule matched.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from analysis.features import load_model
+from analysis.rules import Hit, pack
+
+MODEL_RULE = "model:abuse_cold_lr"
+
+
+@lru_cache(maxsize=1)
+def _setup():
+    p = pack("abuse")
+    cfg = p.data.get("model", {})
+    weak = {spec["id"] for spec in p.data["rules"] if spec.get("weak")}
+    return p, weak, load_model(cfg.get("name", "abuse_cold_lr")), \
+        float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95))
+
+
+def model_proba(norm: str) -> float | None:
+    """Classifier probability that the (normalised) text is offensive, None without model."""
+    model = _setup()[2]
+    return None if model is None else model.proba(norm)
+
+
+def detect(norm: str, role: str, threat_found: bool = False) -> list[Hit]:
+    """Abuse hits in a normalised utterance said by `role`."""
+    p, weak, model, weak_t, alone_t = _setup()
+    hits = p.hits(norm, role)
+    strong = [h for h in hits if h.rule_id not in weak]
+    if strong:
+        return strong
+    if model is None:
+        return []
+    prob = model.proba(norm)
+    if hits and prob >= weak_t:
+        h = hits[0]
+        return [Hit(h.rule_id, h.label, round(max(h.score, prob), 3), h.severity, h.start, h.end)]
+    if prob >= alone_t and not threat_found and len(norm) >= 4:
+        rule = p.rules[0]
+        return [Hit(MODEL_RULE, "abuse", round(prob, 3), rule.severity_for(role), 0, len(norm))]
+    return []

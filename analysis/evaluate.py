@@ -1,0 +1,178 @@
+"""Evaluate the detectors on labelled utterances and the abuse classifier on COLD dev.
+
+    python -m analysis.evaluate /work/shared/data/dev_utterances.jsonl [more files/dirs]
+        [--cold PATH/TO/COLD/dev.csv | --no-cold] [--errors]
+
+Inputs: JSONL rows (role, text, labels[, sentiment]) and/or call JSON files (with
+`turns`) or folders of them. Prints per-label precision/recall/F1, sentiment accuracy,
+call-level findings per call, and the classifier's COLD dev scores.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from analysis.annotate import LABELS, annotate_row
+from analysis.normalize import normalize
+
+
+def load_rows(path: Path) -> list[dict]:
+    """Labelled utterances from a JSONL file, a call JSON file or a folder of call JSONs."""
+    if path.is_dir():
+        return [r for p in sorted(path.glob("*.json")) if p.name != "scripts.json"
+                for r in load_rows(p)]
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    calls = data if isinstance(data, list) else [data]
+    rows = []
+    for call in calls:
+        for i, t in enumerate(call.get("turns", ())):
+            rows.append({"id": f"{call.get('call_id', path.stem)}#{i}", "role": t["role"],
+                         "text": t["text"], "labels": t.get("labels", []),
+                         "sentiment": t.get("sentiment"), "call_id": call.get("call_id", path.stem),
+                         "start": t.get("start", float(i)), "end": t.get("end", float(i) + 1)})
+    return rows
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else (1.0 if fn == 0 else 0.0)
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def evaluate_rows(rows: list[dict]) -> dict:
+    """Per-label P/R/F1 (+ support), sentiment accuracy and the misclassified rows."""
+    counts = {lab: Counter() for lab in LABELS}
+    sent_total = sent_ok = 0
+    errors = []
+    for r in rows:
+        pred, sent = annotate_row(r["role"], r["text"])
+        gold = set(r.get("labels") or [])
+        for lab in LABELS:
+            key = ("tp" if lab in pred else "fn") if lab in gold else ("fp" if lab in pred else "tn")
+            counts[lab][key] += 1
+        if r.get("sentiment"):
+            sent_total += 1
+            sent_ok += sent == r["sentiment"]
+        if set(pred) != gold or (r.get("sentiment") and sent != r["sentiment"]):
+            errors.append({"id": r.get("id"), "role": r["role"], "gold": sorted(gold),
+                           "pred": sorted(pred), "gold_sentiment": r.get("sentiment"),
+                           "pred_sentiment": sent, "text": r["text"]})
+    per_label = {}
+    for lab, c in counts.items():
+        p, rc, f = prf(c["tp"], c["fp"], c["fn"])
+        per_label[lab] = {"precision": round(p, 4), "recall": round(rc, 4), "f1": round(f, 4),
+                          "support": c["tp"] + c["fn"], "predicted": c["tp"] + c["fp"]}
+    return {"n": len(rows), "labels": per_label,
+            "sentiment_accuracy": round(sent_ok / sent_total, 4) if sent_total else None,
+            "sentiment_n": sent_total, "errors": errors}
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    order = np.argsort(p, kind="mergesort")
+    ranks = np.empty(len(p))
+    ranks[order] = np.arange(1, len(p) + 1)
+    pos = y == 1
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def cold_scores(path: Path, threshold: float = 0.5) -> dict:
+    """Abuse classifier on COLD dev (label 1 = offensive): accuracy, P/R/F1, AUC."""
+    from analysis.abuse import model_proba
+
+    ys, ps = [], []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            prob = model_proba(normalize(row["TEXT"]))
+            if prob is None:
+                return {"error": "abuse model missing"}
+            ys.append(int(row["label"]))
+            ps.append(prob)
+    y, p = np.asarray(ys), np.asarray(ps)
+    pred = p >= threshold
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    pr, rc, f = prf(tp, fp, fn)
+    return {"n": len(y), "accuracy": round(float((pred == (y == 1)).mean()), 4),
+            "precision": round(pr, 4), "recall": round(rc, 4), "f1": round(f, 4),
+            "auc": round(_auc(y, p), 4)}
+
+
+def call_summary(rows: list[dict]) -> list[str]:
+    """One line per call: call-level findings of analyze_call on the call's turns."""
+    from callqa.domain import Utterance
+
+    from analysis.calls import analyze_call
+
+    by_call: dict[str, list[dict]] = {}
+    for r in rows:
+        if "call_id" in r:
+            by_call.setdefault(r["call_id"], []).append(r)
+    lines = []
+    for cid, turns in by_call.items():
+        utts = [Utterance(speaker=t["role"], role=t["role"], start=t["start"], end=t["end"],
+                          text=t["text"]) for t in turns]
+        fs = analyze_call(utts)
+        kinds = Counter(f.kind for f in fs if f.severity != "info")
+        extra = [f"{f.rule_id}@{f.utterance_index}" for f in fs if f.rule_id.startswith("call.privacy")]
+        miss = [f.evidence for f in fs if f.kind == "missing_steps"]
+        lines.append(f"  {cid}: {dict(kinds)} {extra} {miss}")
+    return lines
+
+
+def _find_cold(inputs: list[Path]) -> Path | None:
+    for p in inputs:
+        for parent in [p, *p.resolve().parents][:4]:
+            cand = parent / "text" / "COLD" / "dev.csv"
+            if cand.exists():
+                return cand
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("inputs", nargs="+", type=Path)
+    ap.add_argument("--cold", type=Path, help="COLD dev.csv (default: found next to the inputs)")
+    ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--errors", action="store_true", help="print misclassified rows")
+    args = ap.parse_args(argv)
+    for path in args.inputs:
+        rows = load_rows(path)
+        res = evaluate_rows(rows)
+        print(f"== {path} ({res['n']} utterances)")
+        print(f"  {'label':24s} {'P':>6s} {'R':>6s} {'F1':>6s} {'gold':>5s} {'pred':>5s}")
+        for lab, m in res["labels"].items():
+            print(f"  {lab:24s} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} "
+                  f"{m['support']:5d} {m['predicted']:5d}")
+        if res["sentiment_accuracy"] is not None:
+            print(f"  sentiment accuracy: {res['sentiment_accuracy']:.3f} (n={res['sentiment_n']})")
+        if any("call_id" in r for r in rows):
+            print("  call-level findings (non-info kinds, call privacy rules, missing steps):")
+            print("\n".join(call_summary(rows)))
+        if args.errors:
+            for e in res["errors"]:
+                print("  ERR", json.dumps(e, ensure_ascii=False))
+    if not args.no_cold:
+        cold = args.cold or _find_cold(args.inputs)
+        if cold and cold.exists():
+            s = cold_scores(cold)
+            print(f"== abuse classifier on COLD dev ({cold}):")
+            print("  " + json.dumps(s))
+        else:
+            print("== COLD dev not found (use --cold PATH)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Per-utterance privacy: the collector telling someone else about the debtor's debt/data.
+
+Threatened disclosure comes from threat.py; the call-level rule is in calls.py.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from analysis.rules import Hit, load_yaml, pack
+
+
+def detect(norm: str, role: str) -> list[Hit]:
+    return pack("privacy").hits(norm, role)
+
+
+@lru_cache(maxsize=1)
+def _call_cfg() -> dict:
+    data = load_yaml("calls.yaml")
+    data["_debt"] = re.compile(data["debt_details"])
+    data["_third"] = re.compile(data["third_party_cues"])
+    data["_debtor"] = re.compile(data["debtor_cues"])
+    return data
+
+
+def has_debt_details(norm: str) -> bool:
+    """True if the utterance discloses debt details (amount, overdue, arrears)."""
+    return bool(_call_cfg()["_debt"].search(norm))
+
+
+def says_third_party(norm: str) -> bool:
+    """True if the speaker presents themselves as not the debtor (我是他妈妈, 打错了)."""
+    return bool(_call_cfg()["_third"].search(norm))
+
+
+def says_debtor(norm: str) -> bool:
+    """True if the speaker confirms being the debtor (对,我是刘伟 / 我就是本人)."""
+    return bool(_call_cfg()["_debtor"].search(norm))

@@ -1,0 +1,18 @@
+"""Threats (violence, visits, exposure, false legal consequences, harassment).
+
+Rules in `rules/threat.yaml`; exposure/visit rules involving third parties also yield a
+`privacy` hit (threatened disclosure).
+"""
+from __future__ import annotations
+
+from analysis.rules import Hit, pack
+
+
+def detect(norm: str, role: str) -> list[Hit]:
+    """Threat hits, plus privacy hits for rules with `also: [privacy]`."""
+    out = []
+    for h in pack("threat").hits(norm, role):
+        out.append(h)
+        for extra in h.also:
+            out.append(Hit(h.rule_id, extra, h.score, h.severity, h.start, h.end))
+    return out

@@ -1,0 +1,74 @@
+"""Shared helpers for the training scripts: featurise, fit, export to .npz."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from analysis.features import MODELS_DIR, hashed_ngrams  # noqa: E402
+from analysis.normalize import normalize  # noqa: E402
+
+DEFAULT_SHARED = REPO.parent / "shared" / "data"
+
+
+def featurise(texts: list[str], n_features: int, ngram_max: int = 3):
+    """CSR matrix of L2-normalised binary hashed n-grams of the normalised texts."""
+    from scipy.sparse import csr_matrix
+
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for t in texts:
+        idx = hashed_ngrams(normalize(t), n_features, ngram_max)
+        indices.extend(idx)
+        v = 1.0 / np.sqrt(len(idx)) if idx else 0.0
+        data.extend([v] * len(idx))
+        indptr.append(len(indices))
+    return csr_matrix((np.asarray(data, np.float32), np.asarray(indices, np.int32),
+                       np.asarray(indptr, np.int64)), shape=(len(texts), n_features))
+
+
+def fit_lr(X, y, C: float, sample_weight=None):
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear")
+    t0 = time.time()
+    clf.fit(X, y, sample_weight=sample_weight)
+    print(f"  fit in {time.time() - t0:.1f}s")
+    return clf
+
+
+def binary_scores(y_true, p, threshold: float = 0.5) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    y_true = np.asarray(y_true)
+    pred = (np.asarray(p) >= threshold).astype(int)
+    tp = int(((pred == 1) & (y_true == 1)).sum())
+    fp = int(((pred == 1) & (y_true == 0)).sum())
+    fn = int(((pred == 0) & (y_true == 1)).sum())
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"accuracy": round(float((pred == y_true).mean()), 4), "precision": round(prec, 4),
+            "recall": round(rec, 4), "f1": round(f1, 4),
+            "auc": round(float(roc_auc_score(y_true, p)), 4)}
+
+
+def export(name: str, clf, n_features: int, meta: dict) -> Path:
+    """Save weights (float16) + bias + JSON metadata as models/<name>.npz."""
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    w = clf.coef_.ravel().astype(np.float16)
+    meta = {"name": name, "n_features": n_features, "ngram_max": 3,
+            "features": "char 1-3gram crc32 hashing, binary, L2-normalised", **meta}
+    path = MODELS_DIR / f"{name}.npz"
+    np.savez_compressed(path, weights=w, bias=np.float64(clf.intercept_[0]),
+                        meta=np.array(json.dumps(meta, ensure_ascii=False)))
+    print(f"  wrote {path.relative_to(REPO)} ({path.stat().st_size // 1024} KiB)")
+    return path

@@ -1,0 +1,50 @@
+"""The evaluation in the test suite: thresholds slightly below the measured figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.evaluate import cold_scores, evaluate_rows, load_rows, main
+
+EVALDATA = Path(__file__).resolve().parents[1] / "analysis" / "evaldata"
+TARGETS = {"abuse": 0.9, "threat": 0.9, "privacy": 0.9, "pii": 0.9, "identity_disclosure": 0.85,
+           "identity_verification": 0.85, "purpose_disclosure": 0.85, "repayment_options": 0.85}
+
+
+def check(res: dict, floor: dict[str, float], sentiment: float | None) -> None:
+    for label, f1 in floor.items():
+        assert res["labels"][label]["f1"] >= f1, (label, res["labels"][label], res["errors"])
+    if sentiment is not None:
+        assert res["sentiment_accuracy"] >= sentiment, res["errors"]
+
+
+def test_dev_utterances(shared_data):
+    res = evaluate_rows(load_rows(shared_data / "dev_utterances.jsonl"))
+    assert res["n"] == 100
+    check(res, {k: 0.97 for k in TARGETS} | {"self_harm": 0.95}, sentiment=0.95)
+
+
+def test_ground_truth_calls(shared_data):
+    res = evaluate_rows(load_rows(shared_data / "calls"))
+    assert res["n"] == 45
+    check(res, {k: 0.95 for k in TARGETS}, sentiment=None)
+
+
+@pytest.mark.parametrize("name", ["heldout_utterances.jsonl", "heldout2_utterances.jsonl",
+                                  "heldout3_utterances.jsonl"])
+def test_own_varied_sentences(name):
+    res = evaluate_rows(load_rows(EVALDATA / name))
+    check(res, {k: 0.85 for k in TARGETS}, sentiment=0.8)
+
+
+def test_abuse_classifier_on_cold_dev(shared_data):
+    s = cold_scores(shared_data / "text" / "COLD" / "dev.csv")
+    assert s["n"] == 6431
+    assert s["accuracy"] >= 0.87 and s["f1"] >= 0.87 and s["auc"] >= 0.93
+
+
+def test_cli_prints_table(shared_data, capsys):
+    assert main([str(shared_data / "dev_utterances.jsonl"), "--no-cold"]) == 0
+    out = capsys.readouterr().out
+    assert "abuse" in out and "sentiment accuracy" in out
