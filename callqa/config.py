@@ -46,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
         "mono_backend": "pyannote",   # pyannote | none
         "pipeline_dir": "",           # a local pyannote pipeline folder; "" = embedded default
         "num_speakers": 2,
-        "max_speakers": 3,
+        "max_speakers": 0,            # 3 to allow a third voice (relative taking the phone); 0 = exactly num_speakers
+        "device": "cpu",
     },
     "roles": {
         "channels": ["collector", "customer"],   # channel index -> role for stereo calls
@@ -71,8 +72,10 @@ DEFAULTS: dict[str, Any] = {
         "retention_days": 730,
     },
     "flow": {
-        "workers": 1,
-        "batch_size": 16,
+        "workers": 1,                 # calls processed in parallel (threads, or Dask worker processes)
+        "batch_size": 16,             # calls landed per DuckDB transaction
+        "task_runner": "threads",     # threads | dask
+        "dask_address": "",           # tcp://scheduler:8786 of an existing Dask cluster; "" = local cluster
     },
 }
 

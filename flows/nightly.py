@@ -13,12 +13,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from callqa.archive import discover
 from callqa.config import Config, load_config
-from callqa.domain import Call, Failure, ProcessedCall
+from callqa.domain import Call, Failure
 from callqa.failpoints import failpoint
 from callqa.process import process_recording
 from flows.progress import RunProgress
 from speech.audio import AudioError
 from warehouse.store import Warehouse
+from warehouse.tables import StagedCall, stage
 
 TRANSIENT = (OSError, MemoryError, TimeoutError)
 
@@ -31,9 +32,10 @@ def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="process-call", persist_result=False, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_retry_transient, log_prints=False)
-def process_call(call: Call, cfg: Config) -> ProcessedCall:
-    """Decode, transcribe, analyse and measure one call (result kept in memory only)."""
-    return process_recording(call, cfg)
+def process_call(call: Call, cfg: Config) -> StagedCall:
+    """Decode, transcribe, analyse and measure one call, staged as Arrow tables for the
+    single writer (kept in memory only, never persisted by Prefect)."""
+    return stage(process_recording(call, cfg))
 
 
 def failure_from_exception(call: Call, exc: BaseException) -> Failure:
@@ -42,6 +44,22 @@ def failure_from_exception(call: Call, exc: BaseException) -> Failure:
         return Failure(call.call_id, call.path, call.sha256, "decode", exc.reason, str(exc))
     return Failure(call.call_id, call.path, call.sha256, "process", type(exc).__name__,
                    f"{type(exc).__name__}: {exc}"[:500], deterministic=not isinstance(exc, TRANSIENT))
+
+
+def task_runner(cfg: Config) -> Any:
+    """The configured task runner: threads in this process, or Dask (a local cluster of worker
+    processes, or an existing cluster at ``flow.dask_address`` — workers on many machines)."""
+    workers = max(1, int(cfg.get("flow.workers")))
+    if cfg.get("flow.task_runner") == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.get("flow.dask_address"):
+            return DaskTaskRunner(address=cfg.get("flow.dask_address"))
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    if cfg.get("flow.task_runner") != "threads":
+        raise ValueError(f"flow.task_runner must be threads or dask, not {cfg.get('flow.task_runner')!r}")
+    return ThreadPoolTaskRunner(max_workers=workers)
 
 
 def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
@@ -95,9 +113,9 @@ def nightly(
         todo, skipped = plan(calls, wh, retry_failed)
         log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
         landed, failed, audio_seconds = 0, len([f for f in failures if f.stage != "manifest"]), 0.0
-        pending: list[ProcessedCall] = []
+        pending: list[StagedCall] = []
         batch_size = int(cfg.get("flow.batch_size"))
-        runner = ThreadPoolTaskRunner(max_workers=max(1, int(cfg.get("flow.workers"))))
+        runner = task_runner(cfg)
         progress = RunProgress(len(todo), enabled=sys.stdout.isatty())
         with runner, progress:
             futures = {runner.submit(process_call, {"call": c, "cfg": cfg}): c for c in todo}
@@ -107,7 +125,7 @@ def nightly(
                 state = future.state
                 failpoint("call-processed")
                 if state.is_completed():
-                    result: ProcessedCall = future.result()
+                    result: StagedCall = future.result()
                     pending.append(result)
                     audio_seconds += result.duration
                     progress.advance(result.duration)

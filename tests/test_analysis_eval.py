@@ -38,6 +38,19 @@ def test_own_varied_sentences(name):
     check(res, {k: 0.85 for k in TARGETS}, sentiment=0.8)
 
 
+BLIND_TARGETS = {"abuse": 0.95, "threat": 0.95, "privacy": 0.95, "pii": 0.95, "self_harm": 0.95,
+                 "identity_disclosure": 0.95, "identity_verification": 0.95,
+                 "purpose_disclosure": 0.95, "repayment_options": 0.95}
+
+
+@pytest.mark.parametrize("name", ["blind4_utterances.jsonl", "blind5_utterances.jsonl"])
+def test_blind_sets(name):
+    # blind4 (229 rows) and blind5 (81 rows) were written before the detectors were run on
+    # them; first-pass figures are in analysis/README.md. Floors slightly below what is reached.
+    res = evaluate_rows(load_rows(EVALDATA / name))
+    check(res, BLIND_TARGETS, sentiment=0.95)
+
+
 def test_abuse_classifier_on_cold_dev(shared_data):
     s = cold_scores(shared_data / "text" / "COLD" / "dev.csv")
     assert s["n"] == 6431

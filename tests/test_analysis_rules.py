@@ -151,3 +151,19 @@ BENIGN = [
 @pytest.mark.parametrize("role,text", BENIGN)
 def test_benign_collection_talk_has_no_labels(role, text):
     assert labels(role, text) == []
+
+
+@pytest.mark.parametrize("role,text", [
+    ("collector", "请放心,您的联系人不会知道这件事。"),
+    ("collector", "您家人都不会知道的,我们只跟您本人沟通。"),
+    ("collector", "我把您的情况反映给我们主管,看能不能减免。"),
+    ("collector", "我会把还款信息发给您,请注意查收。"),
+    ("collector", "您的账户已经被关闭了。"),
+    ("collector", "如果协商不成,银行有权通过法律途径追讨欠款。"),
+    ("customer", "我真的不想活得这么窝囊,我一定会还的。"),
+    ("customer", "我只能死扛着,等发工资再说。"),
+    ("customer", "我没文化,合同看不太懂。"),
+    ("customer", "我要去银保监会投诉你们。"),
+])
+def test_lawful_negated_and_benign_lines_are_clean(role, text):
+    assert not {"threat", "privacy", "abuse", "self_harm"} & set(labels(role, text)), text

@@ -133,11 +133,13 @@ def test_second_run_waits_for_none_and_says_why(harness, three_calls, tmp_path):
     first = run_cli(three_calls, db)
     deadline = time.time() + 120
     while time.time() < deadline:          # until the first run holds the database
-        try:
-            duckdb.connect(str(db), read_only=True).close()
-            time.sleep(0.3)
-        except duckdb.Error:
-            break
+        if db.exists():
+            try:
+                duckdb.connect(str(db), read_only=True).close()
+            except duckdb.Error:
+                break
+        time.sleep(0.2)
+    assert first.poll() is None, "the first run ended before it could be raced"
     second = run_cli(three_calls, db)
     out, err = second.communicate(timeout=300)
     assert second.returncode == 3

@@ -13,6 +13,7 @@ import pyarrow as pa
 from callqa.domain import Failure, ProcessedCall
 from callqa.failpoints import failpoint
 from warehouse import logger, tables
+from warehouse.tables import StagedCall
 from warehouse.migrate import migrate
 
 CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
@@ -101,29 +102,29 @@ class Warehouse:
         return len(rows)
 
     # -- landing -------------------------------------------------------------------------
-    def land(self, results: list[ProcessedCall], failures: list[Failure], run_id: str) -> None:
+    def land(self, results: list[StagedCall | ProcessedCall], failures: list[Failure], run_id: str) -> None:
         """Land a batch in one transaction: processed calls replace any earlier version of
         themselves; failures are recorded (a failed call that never landed gets a calls row
         with status 'failed'; a landed call whose file changed into something broken keeps
-        its landed rows)."""
+        its landed rows). Calls are best staged to Arrow by the workers (``tables.stage``)."""
         if not results and not failures:
             return
         now = _now()
-        call_ids = [r.call.call_id for r in results]
+        staged = [r if isinstance(r, StagedCall) else tables.stage(r) for r in results]
+        call_ids = [s.call_id for s in staged]
         known = self.known_calls()
         new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"
                       and f.call_id not in call_ids]
         batch: dict[str, pa.Table] = {
-            "calls": pa.concat_tables([
-                tables.calls_table(results, run_id, now),
-                tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now),
-            ]),
-            "findings": tables.findings_table(results),
-            "call_metrics": tables.metrics_table(results),
-            "failures": tables.failures_table(failures, run_id, now),
+            name: pa.concat_tables([s.tables[name] for s in staged]).combine_chunks() if staged else None
+            for name in ("calls", "utterances", "utterances_raw", "findings", "call_metrics")
         }
-        batch["utterances"], batch["utterances_raw"] = tables.utterances_tables(results)
-        replaced = call_ids + [f.call_id for f in _unique_by_call(new_failed)]
+        failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now)
+        batch["calls"] = pa.concat_tables(
+            ([tables.stamp_calls(batch["calls"], run_id, now)] if staged else []) + [failed_rows])
+        batch["failures"] = tables.failures_table(failures, run_id, now)
+        # only calls already in the database have rows to replace (new calls: no delete scans)
+        replaced = [c for c in call_ids + [f.call_id for f in _unique_by_call(new_failed)] if c in known]
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -134,7 +135,7 @@ class Warehouse:
                     con.execute(f"DELETE FROM {name} WHERE call_id IN (SELECT call_id FROM replaced_ids)")
                 con.unregister("replaced_ids")
             for name, table in batch.items():
-                if table.num_rows:
+                if table is not None and table.num_rows:
                     con.register("incoming", table)
                     con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
                     con.unregister("incoming")

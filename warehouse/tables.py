@@ -1,6 +1,7 @@
 """Build the Arrow tables that land one batch of processed calls (column-wise, no row inserts)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -48,7 +49,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def calls_table(results: list[ProcessedCall], run_id: str, now: datetime) -> pa.Table:
+def calls_table(results: list[ProcessedCall], run_id: str | None, now: datetime | None) -> pa.Table:
     rows = []
     for r in results:
         c = r.call
@@ -73,29 +74,40 @@ def failed_calls_table(failures: list[Failure], sizes: dict[str, int], run_id: s
 
 
 def utterances_tables(results: list[ProcessedCall]) -> tuple[pa.Table, pa.Table]:
-    """(utterances, utterances_raw): the raw table only has rows for calls that carry raw text."""
-    cols: dict[str, list] = {name: [] for name in UTTERANCES.names}
-    raw: dict[str, list] = {name: [] for name in UTTERANCES_RAW.names}
-    for r in results:
-        for i, u in enumerate(r.utterances):
-            cols["call_id"].append(r.call.call_id)
-            cols["idx"].append(i)
-            cols["speaker"].append(u.speaker)
-            cols["role"].append(u.role)
-            cols["channel"].append(u.channel)
-            cols["start_s"].append(u.start)
-            cols["end_s"].append(u.end)
-            cols["text"].append(u.text)
-            cols["labels"].append(list(u.labels))
-            cols["sentiment"].append(u.sentiment)
-            cols["words"].append([
-                {"start_s": w.start, "end_s": w.end, "text": w.text, "probability": w.probability} for w in u.words
-            ])
-        for i, text in enumerate(r.raw_texts or []):
-            raw["call_id"].append(r.call.call_id)
-            raw["idx"].append(i)
-            raw["text"].append(text)
-    return pa.table(cols, schema=UTTERANCES), pa.table(raw, schema=UTTERANCES_RAW)
+    """(utterances, utterances_raw): the raw table only has rows for calls that carry raw text.
+
+    Built column by column (words as one flat struct array plus offsets): this is the
+    widest table and the hot path of landing.
+    """
+    utts = [(r.call.call_id, i, u) for r in results for i, u in enumerate(r.utterances)]
+    words = [w for _, _, u in utts for w in u.words]
+    offsets = [0]
+    for _, _, u in utts:
+        offsets.append(offsets[-1] + len(u.words))
+    word_struct = pa.StructArray.from_arrays(
+        [pa.array([w.start for w in words], pa.float64()), pa.array([w.end for w in words], pa.float64()),
+         pa.array([w.text for w in words], pa.string()), pa.array([w.probability for w in words], pa.float64())],
+        fields=list(WORD))
+    columns = {
+        "call_id": pa.array([c for c, _, _ in utts], pa.string()),
+        "idx": pa.array([i for _, i, _ in utts], pa.int32()),
+        "speaker": pa.array([u.speaker for _, _, u in utts], pa.string()),
+        "role": pa.array([u.role for _, _, u in utts], pa.string()),
+        "channel": pa.array([u.channel for _, _, u in utts], pa.int32()),
+        "start_s": pa.array([u.start for _, _, u in utts], pa.float64()),
+        "end_s": pa.array([u.end for _, _, u in utts], pa.float64()),
+        "text": pa.array([u.text for _, _, u in utts], pa.string()),
+        "labels": pa.array([list(u.labels) for _, _, u in utts], pa.list_(pa.string())),
+        "sentiment": pa.array([u.sentiment for _, _, u in utts], pa.string()),
+        "words": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), word_struct),
+    }
+    raw = [(r.call.call_id, i, text) for r in results for i, text in enumerate(r.raw_texts or [])]
+    raw_table = pa.table({
+        "call_id": pa.array([c for c, _, _ in raw], pa.string()),
+        "idx": pa.array([i for _, i, _ in raw], pa.int32()),
+        "text": pa.array([t for _, _, t in raw], pa.string()),
+    }, schema=UTTERANCES_RAW)
+    return pa.Table.from_arrays(list(columns.values()), schema=UTTERANCES), raw_table
 
 
 def findings_table(results: list[ProcessedCall]) -> pa.Table:
@@ -129,3 +141,30 @@ def failures_table(failures: list[Failure], run_id: str, now: datetime) -> pa.Ta
         reason=f.reason, message=storable(f.message), failed_at=now,
     ) for f in failures]
     return pa.Table.from_pylist(rows, schema=FAILURES)
+
+
+@dataclass(slots=True)
+class StagedCall:
+    """One processed call already turned into Arrow tables (built by the worker, in parallel);
+    the single writer only concatenates and inserts. ``calls`` has run_id/landed_at unset."""
+
+    call_id: str
+    duration: float
+    tables: dict[str, pa.Table]
+
+
+def stage(result: ProcessedCall) -> StagedCall:
+    """Arrow tables for one processed call."""
+    utterances, raw = utterances_tables([result])
+    return StagedCall(result.call.call_id, result.duration, {
+        "calls": calls_table([result], None, None),
+        "utterances": utterances, "utterances_raw": raw,
+        "findings": findings_table([result]), "call_metrics": metrics_table([result]),
+    })
+
+
+def stamp_calls(table: pa.Table, run_id: str, now: datetime) -> pa.Table:
+    """Fill run_id and landed_at of a staged calls table at landing time."""
+    n = table.num_rows
+    table = table.set_column(table.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * n, pa.string()))
+    return table.set_column(table.schema.get_field_index("landed_at"), "landed_at", pa.array([now] * n, TS))
