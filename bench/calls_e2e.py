@@ -23,19 +23,6 @@ LABELS = ("abuse", "threat", "privacy", "pii", "self_harm", "identity_disclosure
           "purpose_disclosure", "repayment_options")
 
 
-def cer(ref: str, hyp: str) -> tuple[int, int]:
-    from speech.text import squash
-
-    ref, hyp = squash(ref), squash(hyp)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1], len(ref)
-
-
 def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
@@ -49,6 +36,7 @@ def main() -> None:
     from callqa.config import load_config
     from callqa.domain import Call
     from callqa.process import process_recording
+    from speech.text import character_error_rate as cer
 
     cfg = load_config(environ={})
     tp = {k: 0 for k in LABELS}

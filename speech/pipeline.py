@@ -81,17 +81,44 @@ def transcribe_call(
             role = channel_roles[ch] if ch < len(channel_roles) else "unknown"
             streams.append(words_to_utterances(words, speaker=f"ch{ch}", role=role, channel=ch, max_gap=max_gap))
             logger.debug("channel %d: gain %.1f dB, %d words", ch, gain, len(words))
-        return CallTranscript(
-            utterances=merge_speakers(*streams), diarization="channel",
-            channel_audio={0: samples[0], 1: samples[1]}, roles_confidence=1.0, timings=timings,
-        )
+        utterances = merge_speakers(*streams)
+        prior = {f"ch{ch}": channel_roles[ch] for ch in range(min(2, len(channel_roles)))}
+        transcript = CallTranscript(utterances=utterances, diarization="channel",
+                                    channel_audio={0: samples[0], 1: samples[1]}, timings=timings)
+        return _with_roles(transcript, prior)
     mono = samples.mean(axis=0).astype(np.float32) if samples.shape[0] > 1 else samples[0]
     normalised, _ = normalise_gain(mono, target_peak_dbfs, max_gain_db)
     t0 = time.perf_counter()
     words = [] if is_silent(mono) else transcriber.transcribe(normalised)
     timings["asr"] = time.perf_counter() - t0
-    utterances = words_to_utterances(words, speaker="spk0", role="unknown", max_gap=max_gap)
-    return CallTranscript(
-        utterances=utterances, diarization="none", mono_audio=mono, roles_confidence=None,
-        needs_review=True, role_notes=["mono call without diarization: roles unknown"], timings=timings,
-    )
+    settings = diarization or {}
+    if settings.get("mono_backend", "pyannote") == "none" or not words:
+        utterances = words_to_utterances(words, speaker="spk0", role="unknown", max_gap=max_gap)
+        transcript = CallTranscript(utterances=utterances, diarization="none", mono_audio=mono, timings=timings)
+        return _with_roles(transcript, None)
+    from speech.diarization import assign_words, diarize
+
+    t1 = time.perf_counter()
+    turns = diarize(normalised, 16000, num_speakers=settings.get("num_speakers", 2),
+                    max_speakers=settings.get("max_speakers") or None,
+                    pipeline_dir=settings.get("pipeline_dir") or None, device=settings.get("device", "cpu"))
+    timings["diarization"] = time.perf_counter() - t1
+    utterances = assign_words(words, turns, max_gap=max_gap)
+    transcript = CallTranscript(utterances=utterances, diarization="pyannote", mono_audio=mono, timings=timings)
+    return _with_roles(transcript, None)
+
+
+def _with_roles(transcript: CallTranscript, prior: dict[str, str] | None) -> CallTranscript:
+    """Assign collector / customer / third_party to every speaker (channel convention as a
+    prior, content cues decide otherwise), keeping the confidence and review flag."""
+    from speech.roles import apply_roles, assign_roles
+
+    if not transcript.utterances:
+        transcript.roles_confidence = None
+        return transcript
+    assignment = assign_roles(transcript.utterances, prior)
+    apply_roles(transcript.utterances, assignment)
+    transcript.roles_confidence = round(min(assignment.confidence.values()), 3) if assignment.confidence else None
+    transcript.needs_review = assignment.needs_review
+    transcript.role_notes = list(assignment.reasons)
+    return transcript

@@ -43,3 +43,15 @@ def load_phrase_list(path: str) -> tuple[str, ...]:
     """Read a one-phrase-per-line file (``#`` comments), squashed and simplified."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return tuple(squash(to_simplified(s)) for s in lines if s.strip() and not s.lstrip().startswith("#"))
+
+
+def character_error_rate(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance, reference length) over characters, ignoring spaces and punctuation."""
+    ref, hyp = squash(reference), squash(hypothesis)
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i]
+        for j, h in enumerate(hyp, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
+        prev = cur
+    return prev[-1], len(ref)

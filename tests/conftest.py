@@ -42,16 +42,10 @@ def transcriber(cfg):
 
 def cer(reference: str, hypothesis: str) -> float:
     """Character error rate ignoring spaces and punctuation."""
-    from speech.text import squash
+    from speech.text import character_error_rate
 
-    ref, hyp = squash(reference), squash(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1] / max(len(ref), 1)
+    errors, n = character_error_rate(reference, hypothesis)
+    return errors / max(n, 1)
 
 
 @pytest.fixture(scope="session")

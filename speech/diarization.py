@@ -1,0 +1,189 @@
+"""Speaker diarization for calls: who spoke when, and which words each speaker said.
+
+Backends: ``pyannote`` for mono recordings (:func:`diarize`; the embedded pipeline built by
+``scripts/setup_diarization.sh`` unless ``pipeline_dir`` or ``$CALLQA_DIARIZATION_PIPELINE``
+names another pipeline folder) and ``by_channel`` for stereo recordings with one party per
+channel (:func:`turns_by_channel`). :func:`assign_words` turns ASR words plus speaker turns
+into :class:`~callqa.domain.Utterance` objects (role "unknown"; see ``speech.roles``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from callqa.domain import Utterance, Word
+
+log = logging.getLogger("speech")
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A stretch of time attributed to one speaker label (seconds)."""
+
+    start: float
+    end: float
+    speaker: str
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+def _to_mono_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = np.asarray(waveform, dtype=np.float32)
+    if audio.ndim == 2:  # (channels, samples) or (samples, channels)
+        audio = audio.mean(axis=0 if audio.shape[0] < audio.shape[1] else 1)
+    if audio.ndim != 1:
+        raise ValueError(f"expected mono audio, got shape {np.shape(waveform)}")
+    if sample_rate != SAMPLE_RATE:
+        import torch
+        import torchaudio.functional as AF
+
+        audio = AF.resample(torch.from_numpy(audio), sample_rate, SAMPLE_RATE).numpy()
+    return audio
+
+
+def diarize(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    num_speakers: int | None = 2,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    allow_third_voice: bool = False,
+    pipeline_dir: str | None = None,
+    device: str = "cpu",
+    exclusive: bool = False,
+) -> list[Turn]:
+    """Diarize a mono recording with pyannote; return turns sorted by start time.
+
+    Args:
+        waveform: mono float audio (a 2-D array is downmixed); resampled to 16 kHz if needed.
+        num_speakers: exact count (2 for a two-party call). With ``max_speakers`` (or
+            ``min_speakers``) the count is a range whose lower bound is ``min_speakers``,
+            else ``num_speakers``, else 2: ``num_speakers=2, max_speakers=3`` means 2 or 3.
+        allow_third_voice: shorthand for ``max_speakers=3`` (2 or 3 voices: a relative
+            taking the phone, a transfer).
+        pipeline_dir: pyannote pipeline folder (config.yaml + checkpoints); default
+            ``$CALLQA_DIARIZATION_PIPELINE`` or the embedded ``models/pyannote-embedded``.
+        exclusive: return non-overlapping turns (pyannote's exclusive diarization).
+
+    Labels are ``SPEAKER_00``, ``SPEAKER_01``, ... The pipeline is loaded once per process.
+    """
+    from speech import pyannote_backend as backend
+
+    if allow_third_voice:
+        max_speakers = max_speakers or 3
+    if min_speakers is not None or max_speakers is not None:
+        # a range: num_speakers (if given) is its lower bound, e.g. 2 + max 3 = "2 or 3"
+        min_speakers = min_speakers if min_speakers is not None else (num_speakers or 2)
+        num_speakers = None
+    audio = _to_mono_16k(waveform, sample_rate)
+    if audio.size < SAMPLE_RATE // 2 or not np.any(np.abs(audio) > 1e-4):
+        return []
+    pipeline = backend.load_pipeline(pipeline_dir, device=device)
+    started = time.perf_counter()
+    triples = backend.run(pipeline, audio, num_speakers=num_speakers, min_speakers=min_speakers,
+                          max_speakers=max_speakers, exclusive=exclusive)
+    elapsed = time.perf_counter() - started
+    duration = audio.size / SAMPLE_RATE
+    log.info("diarized %.1fs of audio in %.1fs (RTF %.2f): %d turns, %d speakers", duration, elapsed,
+             elapsed / duration, len(triples), len({s for _, _, s in triples}))
+    return [Turn(round(s, 3), round(e, 3), label) for s, e, label in triples]
+
+
+def turns_by_channel(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    labels: Sequence[str] = ("ch0", "ch1"),
+    frame: float = 0.03,
+    threshold_db: float = -35.0,
+    min_speech: float = 0.2,
+    min_silence: float = 0.3,
+) -> list[Turn]:
+    """Energy-based speech turns per channel of a (channels, samples) recording.
+
+    A frame is speech on a channel when its level is within ``threshold_db`` of that
+    channel's loudest frame and louder than the other channels' (cross-talk/echo).
+    Gaps shorter than ``min_silence`` are bridged, turns shorter than ``min_speech`` dropped.
+    """
+    audio = np.asarray(waveform, dtype=np.float32)
+    if audio.ndim != 2:
+        raise ValueError("turns_by_channel needs (channels, samples) audio")
+    if audio.shape[0] > audio.shape[1]:
+        audio = audio.T
+    if len(labels) < audio.shape[0]:
+        raise ValueError(f"{audio.shape[0]} channels but {len(labels)} labels")
+    hop = max(1, int(frame * sample_rate))
+    n = audio.shape[1] // hop
+    if n == 0:
+        return []
+    frames = audio[:, : n * hop].reshape(audio.shape[0], n, hop)
+    level = 10 * np.log10(np.mean(frames**2, axis=2) + 1e-12)
+    turns: list[Turn] = []
+    for ch in range(audio.shape[0]):
+        others = np.delete(level, ch, axis=0)
+        louder = level[ch] >= (others.max(axis=0) - 6.0 if others.size else -np.inf)
+        active = (level[ch] > level[ch].max() + threshold_db) & louder
+        turns += _runs(active, hop / sample_rate, labels[ch], min_speech, min_silence)
+    return sorted(turns, key=lambda t: (t.start, t.speaker))
+
+
+def _runs(active: np.ndarray, step: float, label: str, min_speech: float, min_silence: float) -> list[Turn]:
+    spans: list[list[float]] = []
+    for i in np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])) != 0).reshape(-1, 2):
+        start, end = i[0] * step, i[1] * step
+        if spans and start - spans[-1][1] < min_silence:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [Turn(round(s, 3), round(e, 3), label) for s, e in spans if e - s >= min_speech]
+
+
+def _speaker_for(word: Word, turns: list[Turn]) -> str | None:
+    start, end = word.start, max(word.end, word.start)
+    overlap: dict[str, float] = {}
+    for t in turns:
+        if t.start > end:
+            break
+        ov = min(end, t.end) - max(start, t.start)
+        if ov > 0 or (ov == 0 and start == end and t.start <= start <= t.end):
+            overlap[t.speaker] = overlap.get(t.speaker, 0.0) + ov
+    if overlap:
+        return max(overlap.items(), key=lambda kv: kv[1])[0]
+    if not turns:
+        return None
+    mid = (start + end) / 2
+    return min(turns, key=lambda t: max(t.start - mid, mid - t.end, 0.0)).speaker
+
+
+def assign_words(words: list[Word], turns: list[Turn], *, max_gap: float = 1.0) -> list[Utterance]:
+    """Group ASR words into utterances by speaker.
+
+    Each word goes to the speaker whose turns overlap it most (overlapping turns are
+    allowed); a word in no turn goes to the nearest turn. Consecutive words of one speaker
+    form an utterance, split where the pause between words exceeds ``max_gap`` seconds.
+    Roles are left "unknown". Without turns every word goes to speaker "unknown".
+    """
+    ordered_turns = sorted(turns, key=lambda t: t.start)
+    utterances: list[Utterance] = []
+    for word in sorted(words, key=lambda w: (w.start, w.end)):
+        speaker = _speaker_for(word, ordered_turns) or "unknown"
+        last = utterances[-1] if utterances else None
+        if last is not None and last.speaker == speaker and word.start - last.end <= max_gap:
+            last.words.append(word)
+            last.end = max(last.end, word.end)
+            last.text += word.text
+        else:
+            utterances.append(Utterance(speaker=speaker, role="unknown", start=word.start,
+                                        end=word.end, text=word.text, words=[word]))
+    for u in utterances:
+        u.text = u.text.strip()
+    return utterances
