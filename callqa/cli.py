@@ -108,6 +108,37 @@ def transcribe(
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
 
 
+@app.command()
+def diarize(
+    audio: Path = typer.Argument(..., help="One recording (mono, or stereo with one party per channel)."),
+    rttm: Optional[Path] = typer.Option(None, "--rttm", help="Write speaker turns as RTTM here (default: stdout)."),
+    speakers: int = typer.Option(2, help="Number of voices expected on a mono call."),
+    allow_third: bool = typer.Option(False, "--allow-third", help="Allow a third voice (2 or 3)."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Who spoke when, with roles: the same transcription, diarization and role code as the flow."""
+    from callqa.formats import to_rttm
+    from callqa.process import decode_call, transcribe_audio
+    from speech.audio import AudioError
+
+    cfg = load_config(config).with_overrides({"diarization.num_speakers": speakers,
+                                              "diarization.max_speakers": 3 if allow_third else 0})
+    try:
+        decoded = decode_call(str(audio), cfg)
+    except AudioError as exc:
+        _fail(f"{audio}: {exc.reason}: {exc}")
+    transcript = transcribe_audio(decoded, cfg)
+    out = to_rttm(transcript.utterances, audio.stem)
+    if rttm:
+        rttm.write_text(out, encoding="utf-8")
+        roles = ", ".join(sorted({f"{u.speaker}={u.role}" for u in transcript.utterances}))
+        err.print(f"{transcript.diarization}: {len(transcript.utterances)} turns ({roles}), "
+                  f"role confidence {transcript.roles_confidence}{', needs review' if transcript.needs_review else ''}"
+                  f" -> {rttm}")
+    else:
+        sys.stdout.write(out)
+
+
 @app.command("analyze-text")
 def analyze_text(
     input: Path = typer.Argument(..., help="JSONL with `role` and `text` per row."),

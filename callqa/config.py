@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 16,             # calls landed per DuckDB transaction
         "task_runner": "threads",     # threads | dask
         "dask_address": "",           # tcp://scheduler:8786 of an existing Dask cluster; "" = local cluster
+        "staging_dir": "",            # per-call Parquet between workers and writer; "" = <db folder>/staging
     },
 }
 

@@ -18,8 +18,10 @@ from callqa.failpoints import failpoint
 from callqa.process import process_recording
 from flows.progress import RunProgress
 from speech.audio import AudioError
+from warehouse.purge import register_artifact
+from warehouse.staging import StagedRef, find_staged, read_staged, remove_staged, write_staged
 from warehouse.store import Warehouse
-from warehouse.tables import StagedCall, stage
+from warehouse.tables import stage
 
 TRANSIENT = (OSError, MemoryError, TimeoutError)
 
@@ -32,10 +34,10 @@ def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="process-call", persist_result=False, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_retry_transient, log_prints=False)
-def process_call(call: Call, cfg: Config) -> StagedCall:
-    """Decode, transcribe, analyse and measure one call, staged as Arrow tables for the
-    single writer (kept in memory only, never persisted by Prefect)."""
-    return stage(process_recording(call, cfg))
+def process_call(call: Call, cfg: Config, staging: str) -> StagedRef:
+    """Decode, transcribe, analyse and measure one call; stage its rows as Parquet under
+    ``staging`` for the single writer. The task's result is only the reference."""
+    return write_staged(stage(process_recording(call, cfg)), call.sha256, staging)
 
 
 def failure_from_exception(call: Call, exc: BaseException) -> Failure:
@@ -60,6 +62,13 @@ def task_runner(cfg: Config) -> Any:
     if cfg.get("flow.task_runner") != "threads":
         raise ValueError(f"flow.task_runner must be threads or dask, not {cfg.get('flow.task_runner')!r}")
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def staging_dir(cfg: Config) -> Path:
+    """``flow.staging_dir``, or ``staging/`` beside the database (shared storage when the
+    workers run on other machines)."""
+    configured = cfg.get("flow.staging_dir")
+    return Path(configured) if configured else Path(cfg.get("warehouse.db")).resolve().parent / "staging"
 
 
 def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
@@ -111,21 +120,41 @@ def nightly(
         seen_failures = wh.known_manifest_failures()
         failures = [f for f in failures if (f.reason, f.message) not in seen_failures]  # reported once
         todo, skipped = plan(calls, wh, retry_failed)
+        staging = staging_dir(cfg)
+        register_artifact(wh, staging, "staging")
+        left_over = find_staged(staging)
+        ready = [left_over[(c.call_id, c.sha256)] for c in todo if (c.call_id, c.sha256) in left_over]
+        if ready:
+            log.info("%d call(s) were processed by an interrupted run and are landed as staged", len(ready))
+        wanted = {(c.call_id, c.sha256) for c in todo}
+        remove_staged([ref for key, ref in left_over.items() if key not in wanted])  # stale: landed or replaced
+        todo = [c for c in todo if (c.call_id, c.sha256) not in left_over]
         log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
-        landed, failed, audio_seconds = 0, len([f for f in failures if f.stage != "manifest"]), 0.0
-        pending: list[StagedCall] = []
+        landed, failed = 0, len([f for f in failures if f.stage != "manifest"])
         batch_size = int(cfg.get("flow.batch_size"))
+
+        def land(refs: list[StagedRef], fails: list[Failure]) -> None:
+            wh.land([read_staged(r) for r in refs], fails, run_id)
+            failpoint("batch-landed")
+            remove_staged(refs)
+
+        for k in range(0, len(ready), batch_size):  # what an interrupted run processed: land it first
+            land(ready[k:k + batch_size], [])
+        landed += len(ready)
+        audio_seconds = sum(r.duration for r in ready)
+        pending: list[StagedRef] = []
         runner = task_runner(cfg)
         progress = RunProgress(len(todo), enabled=sys.stdout.isatty())
+
         with runner, progress:
-            futures = {runner.submit(process_call, {"call": c, "cfg": cfg}): c for c in todo}
+            futures = {runner.submit(process_call, {"call": c, "cfg": cfg, "staging": str(staging)}): c for c in todo}
             for future in as_completed(list(futures)):
                 call = futures[future]
                 future.wait()
                 state = future.state
                 failpoint("call-processed")
                 if state.is_completed():
-                    result: StagedCall = future.result()
+                    result: StagedRef = future.result()
                     pending.append(result)
                     audio_seconds += result.duration
                     progress.advance(result.duration)
@@ -136,11 +165,10 @@ def nightly(
                     log.warning("call %s failed: %s", call.call_id, failures[-1].reason)
                     progress.advance(0.0)
                 if len(pending) >= batch_size:
-                    wh.land(pending, failures, run_id)
-                    failpoint("batch-landed")
+                    land(pending, failures)
                     landed += len(pending)
                     pending, failures = [], []
-            wh.land(pending, failures, run_id)
+            land(pending, failures)
             landed += len(pending)
         wh.finish_run(run_id, discovered=len(calls), skipped=skipped, landed=landed, failed=failed,
                       audio_seconds=audio_seconds)

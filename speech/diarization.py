@@ -147,8 +147,12 @@ def _runs(active: np.ndarray, step: float, label: str, min_speech: float, min_si
     return [Turn(round(s, 3), round(e, 3), label) for s, e in spans if e - s >= min_speech]
 
 
+WORD_CORE_S = 0.3  # Whisper stretches a word's start back over a preceding pause: trust its end
+
+
 def _speaker_for(word: Word, turns: list[Turn]) -> str | None:
-    start, end = word.start, max(word.end, word.start)
+    end = max(word.end, word.start)
+    start = max(word.start, end - WORD_CORE_S)
     overlap: dict[str, float] = {}
     for t in turns:
         if t.start > end:
@@ -168,7 +172,8 @@ def assign_words(words: list[Word], turns: list[Turn], *, max_gap: float = 1.0) 
     """Group ASR words into utterances by speaker.
 
     Each word goes to the speaker whose turns overlap it most (overlapping turns are
-    allowed); a word in no turn goes to the nearest turn. Consecutive words of one speaker
+    allowed), judged on its last 0.3 s: Whisper often starts the first word after a pause
+    early, inside the other speaker's turn. A word in no turn goes to the nearest turn. Consecutive words of one speaker
     form an utterance, split where the pause between words exceeds ``max_gap`` seconds.
     Roles are left "unknown". Without turns every word goes to speaker "unknown".
     """

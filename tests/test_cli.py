@@ -16,7 +16,8 @@ def run(*args, **kw):
 def test_help_lists_the_commands():
     out = run("--help")
     assert out.returncode == 0
-    for command in ("run", "transcribe", "analyze-text", "export", "purge", "models"):
+    for command in ("run", "transcribe", "diarize", "analyze-text", "export", "purge", "models", "report",
+                    "sample", "review"):
         assert command in out.stdout
 
 
@@ -59,3 +60,13 @@ def test_missing_archive_and_model_folder_errors(tmp_path):
     env = dict(os.environ, CALLQA_ASR__MODEL=str(tmp_path / "large-v3"))
     result = subprocess.run([*CLI, "models", "check"], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_diarize_writes_rttm_with_roles(shared_data, tmp_path):
+    out = tmp_path / "call.rttm"
+    result = run("diarize", shared_data / "calls" / "dev_call_06.mono.wav", "--rttm", out)
+    assert result.returncode == 0, result.stderr
+    assert "pyannote" in result.stderr
+    rows = [line.split() for line in out.read_text().splitlines()]
+    assert rows and all(r[0] == "SPEAKER" and r[1] == "dev_call_06.mono" for r in rows)
+    assert {r[7] for r in rows} == {"collector", "third_party"}

@@ -50,3 +50,18 @@ def test_retention_floor_and_age(tmp_path):
             select_calls(wh)
         assert select_calls(wh, older_than_days=730) == ["old"]
         assert select_calls(wh, call_ids=["keep", "nope"]) == ["keep"]
+
+
+def test_staged_calls_are_purged_too(tmp_path):
+    from warehouse.purge import register_artifact
+    from warehouse.staging import find_staged, write_staged
+    from warehouse.tables import stage
+
+    db = landed(tmp_path)
+    staging = tmp_path / "staging"
+    for call_id in ("keep", "gone.1"):
+        write_staged(stage(processed(call_id, "f" * 64)), "f" * 64, staging)
+    with Warehouse(db) as wh:
+        register_artifact(wh, staging, "staging")
+        purge(wh, ["gone.1"], "call_id=gone.1")
+    assert set(find_staged(staging)) == {("keep", "f" * 64)}

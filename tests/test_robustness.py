@@ -100,9 +100,10 @@ def test_sigkill_at_every_step_then_rerun(harness, three_calls, tmp_path):
     assert want["calls"] == 3 and want["half_landed"] == 0
 
     db = tmp_path / "killed.duckdb"
-    # batch size 1: each call lands in its own transaction. Kill before anything lands, in the
-    # middle of the first transaction, between two commits, right after a commit, and before the
-    # commit of the last call (which the earlier kills left unlanded).
+    # batch size 1: each call lands in its own transaction. Kill after a call was processed and
+    # staged but before it landed (the next run lands the staged rows without transcribing
+    # again), in the middle of a transaction, between two commits, right after a commit (before
+    # its staged files are removed), and before the commit of the last call.
     points = ["call-processed:1", "land-inserting:2", "land-before-commit:2", "batch-landed:1",
               "land-before-commit:1"]
     for point in points:

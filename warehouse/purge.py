@@ -90,6 +90,8 @@ def _remove_files(folder: Path, kind: str, names: set[str]) -> int:
         return 0
     if kind == "report" and (folder / REPORT_MARKER).is_file():
         return _remove_all(folder)
+    if kind == "staging":  # one folder per staged call: <call>.<sha prefix>
+        return sum(_remove_all(d) for d in list(folder.iterdir()) if d.is_dir() and d.name.rsplit(".", 1)[0] in names)
     removed = 0
     for path in list(folder.rglob("*")):
         if path.is_file() and path.name.rsplit(".", 1)[0] in names:
