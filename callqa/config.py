@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "archive": {
         "patterns": ["*.wav", "*.mp3", "*.m4a", "*.amr", "*.flac", "*.ogg", "*.opus", "*.aac", "*.wma", "*.mp4"],
-        "exclude": ["*.mono.wav"],
+        "exclude": [],                # e.g. ["*.tmp.wav"]
     },
     "compliance": {
         "calling_hours_start": "08:00",
