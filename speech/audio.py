@@ -134,18 +134,26 @@ def dbfs(x: np.ndarray) -> float:
     return float(20.0 * np.log10(max(rms, 1e-6)))
 
 
-def normalise_gain(x: np.ndarray, target_peak_dbfs: float = -3.0, max_gain_db: float = 30.0) -> tuple[np.ndarray, float]:
+def robust_peak(x: np.ndarray) -> float:
+    """The 99.9th percentile of |x|: a peak that one click cannot set."""
+    return float(np.quantile(np.abs(x), 0.999)) if x.size else 0.0
+
+
+def normalise_gain(x: np.ndarray, target_peak_dbfs: float = -3.0, max_gain_db: float = 30.0,
+                   peak: float | None = None) -> tuple[np.ndarray, float]:
     """Scale one channel so its robust peak (99.9th percentile of |x|) sits at the target.
 
     Quiet telephone speech is otherwise dropped by VAD. The gain is capped so a channel
     holding only line noise is not blown up into something that looks like speech.
 
+    Args:
+        peak: ``robust_peak(x)`` when the caller has it already (it scans the whole channel).
     Returns:
         (scaled samples, applied gain in dB).
     """
     if x.size == 0:
         return x, 0.0
-    peak = float(np.quantile(np.abs(x), 0.999))
+    peak = robust_peak(x) if peak is None else peak
     if peak <= 1e-6:
         return x, 0.0
     gain_db = min(target_peak_dbfs - 20.0 * np.log10(peak), max_gain_db)

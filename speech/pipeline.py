@@ -9,16 +9,16 @@ import numpy as np
 from callqa.domain import Utterance
 from speech import logger
 from speech.asr import Transcriber
-from speech.audio import DecodedAudio, normalise_gain
+from speech.audio import DecodedAudio, normalise_gain, robust_peak
 from speech.utterances import merge_speakers, words_to_utterances
 
 IDENTICAL_CHANNELS_CORR = 0.98
 SILENT_PEAK_DBFS = -60.0   # a channel whose robust peak stays below this holds no speech
 
 
-def is_silent(x: np.ndarray) -> bool:
-    """True when nothing in the channel rises above the line-noise floor (no ASR needed)."""
-    return x.size == 0 or float(np.quantile(np.abs(x), 0.999)) < 10 ** (SILENT_PEAK_DBFS / 20)
+def is_silent(peak: float) -> bool:
+    """True when a channel's robust peak stays below the line-noise floor (no ASR needed)."""
+    return peak < 10 ** (SILENT_PEAK_DBFS / 20)
 
 
 @dataclass(slots=True)
@@ -74,9 +74,10 @@ def transcribe_call(
     if samples.shape[0] == 2 and not channels_are_copies(samples):
         streams: list[list[Utterance]] = []
         for ch in range(2):
-            normalised, gain = normalise_gain(samples[ch], target_peak_dbfs, max_gain_db)
+            peak = robust_peak(samples[ch])
+            normalised, gain = normalise_gain(samples[ch], target_peak_dbfs, max_gain_db, peak=peak)
             t0 = time.perf_counter()
-            words = [] if is_silent(samples[ch]) else transcriber.transcribe(normalised)
+            words = [] if is_silent(peak) else transcriber.transcribe(normalised)
             timings["asr"] = timings.get("asr", 0.0) + time.perf_counter() - t0
             role = channel_roles[ch] if ch < len(channel_roles) else "unknown"
             streams.append(words_to_utterances(words, speaker=f"ch{ch}", role=role, channel=ch, max_gap=max_gap))
@@ -87,9 +88,10 @@ def transcribe_call(
                                     channel_audio={0: samples[0], 1: samples[1]}, timings=timings)
         return _with_roles(transcript, prior)
     mono = samples.mean(axis=0).astype(np.float32) if samples.shape[0] > 1 else samples[0]
-    normalised, _ = normalise_gain(mono, target_peak_dbfs, max_gain_db)
+    peak = robust_peak(mono)
+    normalised, _ = normalise_gain(mono, target_peak_dbfs, max_gain_db, peak=peak)
     t0 = time.perf_counter()
-    words = [] if is_silent(mono) else transcriber.transcribe(normalised)
+    words = [] if is_silent(peak) else transcriber.transcribe(normalised)
     timings["asr"] = time.perf_counter() - t0
     settings = diarization or {}
     if settings.get("mono_backend", "pyannote") == "none" or not words:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from warehouse.purge import safe_name
 from warehouse.tables import StagedCall
 
 META = "staged.json"
@@ -33,7 +34,7 @@ class StagedRef:
 
 
 def _folder_name(call_id: str, sha256: str) -> str:
-    return f"{call_id.replace('/', '__').replace(chr(92), '__')}.{sha256[:16]}"
+    return f"{safe_name(call_id)}.{sha256[:16]}"
 
 
 def write_staged(staged: StagedCall, sha256: str, root: str | Path) -> StagedRef:
