@@ -17,12 +17,12 @@ from analysis import abuse, privacy, self_harm, sentiment, steps, threat
 from analysis.normalize import normalize
 from analysis.pii import pii_matches
 from analysis.rules import Hit
+from core.domain import norm_role
 
 logger = logging.getLogger("analysis")
 
 LABELS = ("abuse", "threat", "privacy", "pii", "self_harm", "identity_disclosure",
           "identity_verification", "purpose_disclosure", "repayment_options")
-ROLES = ("collector", "customer", "third_party", "unknown")
 PII_SEVERITY = "low"
 
 
@@ -35,11 +35,6 @@ class TextAnalysis:
     sentiment_score: float
     hits: dict[str, Hit] = field(default_factory=dict)
     norm: str = ""
-
-
-def norm_role(role: str | None) -> str:
-    role = (role or "").strip().lower()
-    return role if role in ROLES else "unknown"
 
 
 def analyze_text(role: str | None, text: str | None) -> TextAnalysis:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from callqa.domain import Finding, Utterance
+from core.domain import Finding, Utterance, norm_role
 
-from analysis.annotate import analyze_text, norm_role
+from analysis.annotate import analyze_text
 from analysis.pii import redact
 from analysis.privacy import has_debt_details, says_debtor, says_third_party
 from analysis.rules import load_yaml

@@ -111,7 +111,7 @@ def cold_scores(path: Path, threshold: float = 0.5) -> dict:
 
 def call_summary(rows: list[dict]) -> list[str]:
     """One line per call: call-level findings of analyze_call on the call's turns."""
-    from callqa.domain import Utterance
+    from core.domain import Utterance
 
     from analysis.calls import analyze_call
 

@@ -15,13 +15,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import opencc
-
 from analysis.rules import load_yaml
+from core.chinese import to_simplified
 
 logger = logging.getLogger("analysis")
-
-_T2S = opencc.OpenCC("t2s")
 
 _PUNCT = str.maketrans({
     "。": ".", "、": ",", "…": ".", "—": "-", "～": "~", "「": '"', "」": '"',
@@ -50,7 +47,7 @@ def normalize(text: str) -> str:
     """Normalised view of one utterance (see module docstring). Pure and cheap."""
     if not text:
         return ""
-    t = _T2S.convert(text)
+    t = to_simplified(text)
     t = unicodedata.normalize("NFKC", t).translate(_PUNCT).lower()
     t = _SPACE_BETWEEN_CJK.sub("", t)
     t = _SPACES.sub(" ", t).strip()

@@ -4,7 +4,7 @@ usage: .venv/bin/python bench/calls_e2e.py [CALLS_DIR] [--audio stereo|mono]
 
 CALLS_DIR holds <id>.json ground truth (turns with role, text, labels, start, end) beside
 <id>.stereo.wav / <id>.mono.wav (default ../shared/data/calls). Each call runs through
-callqa.process.process_recording (real ASR, roles, detectors). Printed: CER per call (all
+flows.recording.process_recording (real ASR, roles, detectors). Printed: CER per call (all
 turns vs all utterances, punctuation ignored), role accuracy (share of reference speech time
 whose utterance has the reference role), and per-label precision/recall/F1 where a reference
 turn's label counts as found when an utterance overlapping it in time carries it.
@@ -33,12 +33,12 @@ def main() -> None:
     ap.add_argument("--audio", choices=("stereo", "mono"), default="stereo")
     args = ap.parse_args()
 
-    from callqa.config import load_config
-    from callqa.domain import Call
-    from callqa.process import process_recording
+    from core.settings import load_settings
+    from core.domain import Call
+    from flows.recording import process_recording
     from speech.text import character_error_rate as cer
 
-    cfg = load_config(environ={})
+    cfg = load_settings(environ={})
     tp = {k: 0 for k in LABELS}
     fp = dict(tp)
     fn = dict(tp)

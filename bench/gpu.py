@@ -28,19 +28,19 @@ def main() -> None:
     import ctranslate2
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from callqa.archive import discover
-    from callqa.config import load_config
-    from callqa.process import process_recording
+    from flows.discovery import discover
+    from core.settings import load_settings
+    from flows.recording import process_recording
     from speech.audio import AudioError, decode
-    from speech.models import resolve_model
+    from speech.whisper_models import resolve_model
 
     folder = str(resolve_model(args.model))
-    cfg0 = load_config(environ={})
-    calls, _ = discover(args.archive, patterns=cfg0.get("archive.patterns"))
+    cfg0 = load_settings(environ={})
+    calls, _ = discover(args.archive, cfg0.archive, default_tz=cfg0.compliance.default_timezone)
     channels, good = [], []
     for c in calls:
         try:
-            a = decode(c.path)
+            a = decode(c.path, cfg0.audio)
         except AudioError:
             continue
         good.append(c)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from callqa.domain import Call, Finding, ProcessedCall, RoleMetrics, Utterance, Word  # noqa: E402
-from warehouse import tables  # noqa: E402
+from core.domain import Call, Finding, ProcessedCall, RoleMetrics, Utterance, Word  # noqa: E402
+from warehouse.staging import stage_call  # noqa: E402
 from warehouse.store import Warehouse  # noqa: E402
 
 TEXT = "您好,我是工商银行信用卡中心的客服专员,请问是刘伟先生吗"
@@ -49,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     calls = [make_call(i, args.utterances) for i in range(args.calls)]
     t0 = time.perf_counter()
-    staged = [tables.stage(c) for c in calls]  # done by the parallel workers in a real run
+    staged = [stage_call(c) for c in calls]  # done by the parallel workers in a real run
     arrow_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "bench.duckdb") as wh:
         run = wh.start_run("/a", {})

@@ -33,18 +33,17 @@ def main() -> None:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
-    from callqa.archive import list_recordings
-    from callqa.config import load_config
-    from speech.asr import AsrSettings
+    from flows.discovery import list_recordings
+    from core.settings import load_settings
     from speech.audio import AudioError, decode
-    from speech.models import resolve_model
+    from speech.whisper_models import resolve_model
 
-    cfg = load_config(environ={})
-    s = AsrSettings.from_config(cfg.section("asr"))
+    cfg = load_settings(environ={})
+    s = cfg.asr
     files = []
-    for f in list_recordings(Path(args.archive), cfg.get("archive.patterns")):
+    for f in list_recordings(Path(args.archive), cfg.archive.patterns):
         try:
-            decode(f)
+            decode(f, cfg.audio)
             files.append(f)
         except AudioError:
             pass

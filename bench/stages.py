@@ -2,7 +2,7 @@
 
 usage: .venv/bin/python bench/stages.py [ARCHIVE] [--threads N]
 
-Runs the same plain functions as the nightly flow (callqa.process.process_recording, then
+Runs the same plain functions as the nightly flow (flows.recording.process_recording, then
 staging and landing in a temporary DuckDB) one call after another, without Prefect, and
 prints decode / ASR / diarization / analysis / metrics / landing seconds, their share, the
 real-time factor and the peak resident memory of the process.
@@ -28,15 +28,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
-    from callqa.archive import discover
-    from callqa.config import load_config
-    from callqa.process import process_recording, transcriber_for
+    from flows.discovery import discover
+    from core.settings import load_settings
+    from flows.recording import process_recording, transcriber_for
     from speech.audio import AudioError
     from warehouse.store import Warehouse
-    from warehouse.tables import stage
+    from warehouse.staging import stage_call
 
-    cfg = load_config(environ={}).with_overrides({"asr.cpu_threads": args.threads})
-    calls, _ = discover(args.archive, patterns=cfg.get("archive.patterns"), exclude=cfg.get("archive.exclude"))
+    cfg = load_settings(environ={}).with_overrides({"asr.cpu_threads": args.threads})
+    calls, _ = discover(args.archive, cfg.archive, default_tz=cfg.compliance.default_timezone)
     t = time.perf_counter()
     transcriber_for(cfg)
     load_s = time.perf_counter() - t
@@ -51,15 +51,15 @@ def main() -> None:
         for k, v in result.timings.items():
             totals[k] = totals.get(k, 0.0) + v
         t = time.perf_counter()
-        staged.append(stage(result))
+        staged.append(stage_call(result))
         totals["stage"] = totals.get("stage", 0.0) + time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "b.duckdb") as wh:
         t = time.perf_counter()
         wh.land(staged, [], wh.start_run(args.archive, {}))
         totals["land"] = time.perf_counter() - t
     total = sum(totals.values())
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {cfg.get('asr.model')} "
-          f"{cfg.get('asr.device')}/{cfg.get('asr.compute_type')}, {args.threads} threads")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {cfg.asr.model} "
+          f"{cfg.asr.device}/{cfg.asr.compute_type}, {args.threads} threads")
     print(f"calls {len(staged)}, audio {audio_s:.1f} s, model load {load_s:.1f} s (once per worker)")
     print(f"{'stage':12s} {'seconds':>8s} {'share':>7s} {'RTF':>7s}")
     for k, v in sorted(totals.items(), key=lambda kv: -kv[1]):

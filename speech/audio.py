@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from core.settings import AudioSettings
 from speech import logger
 
 
@@ -42,20 +43,13 @@ class DecodedAudio:
         return self.samples.shape[1] / float(self.sample_rate)
 
 
-def decode(
-    path: str | Path,
-    sample_rate: int = 16000,
-    *,
-    max_duration_s: float = 4 * 3600,
-    max_file_mb: float = 512,
-    timeout_s: float = 300,
-) -> DecodedAudio:
+def decode(path: str | Path, settings: AudioSettings) -> DecodedAudio:
     """Decode the first audio stream of ``path``, resampled to ``sample_rate``, channels kept.
 
     Args:
         path: any container/codec FFmpeg (via PyAV) reads: wav (PCM, mu-law, A-law), mp3, m4a...
-        sample_rate: output rate.
-        max_duration_s, max_file_mb, timeout_s: limits so garbage cannot use unbounded resources.
+        settings: the output rate and the size, duration and time limits that keep garbage
+            from using unbounded resources.
     Returns:
         DecodedAudio with samples shaped (channels, n).
     Raises:
@@ -63,6 +57,8 @@ def decode(
             empty_audio, too_long, timeout.
     """
     p = Path(path)
+    sample_rate, max_file_mb = settings.sample_rate, settings.max_file_mb
+    max_duration_s, timeout_s = settings.max_duration_s, settings.decode_timeout_s
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -139,7 +135,7 @@ def robust_peak(x: np.ndarray) -> float:
     return float(np.quantile(np.abs(x), 0.999)) if x.size else 0.0
 
 
-def normalise_gain(x: np.ndarray, target_peak_dbfs: float = -3.0, max_gain_db: float = 30.0,
+def normalise_gain(x: np.ndarray, target_peak_dbfs: float, max_gain_db: float,
                    peak: float | None = None) -> tuple[np.ndarray, float]:
     """Scale one channel so its robust peak (99.9th percentile of |x|) sits at the target.
 

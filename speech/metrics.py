@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import numpy as np
 
-from callqa.domain import RoleMetrics, Utterance
+from core.domain import RoleMetrics, Utterance
 from speech.audio import dbfs
 
 _CJK = re.compile(r"[\u3400-\u9fff]")

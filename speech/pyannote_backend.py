@@ -246,7 +246,7 @@ def _verify_manifest(folder: Path) -> None:
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         return
-    from speech.diar_build import sha256_file
+    from core.files import sha256_file
 
     bad = [name for name, digest in json.loads(manifest.read_text())["files"].items()
            if not (folder / name).is_file() or sha256_file(folder / name) != digest]

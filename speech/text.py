@@ -5,19 +5,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import opencc
+from core.chinese import to_simplified
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _converter() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → Simplified Chinese (other scripts pass through)."""
-    return _converter().convert(text) if text else text
 
 
 def simplify_pieces(pieces: list[str]) -> list[str]:

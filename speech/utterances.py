@@ -1,7 +1,7 @@
 """Group recognised words into utterances and order them across speakers."""
 from __future__ import annotations
 
-from callqa.domain import Utterance, Word
+from core.domain import Utterance, Word
 
 
 def join_words(words: list[Word]) -> str:
@@ -10,7 +10,7 @@ def join_words(words: list[Word]) -> str:
 
 
 def words_to_utterances(
-    words: list[Word], *, speaker: str, role: str, channel: int | None = None, max_gap: float = 1.2
+    words: list[Word], *, speaker: str, role: str, channel: int | None = None, max_gap: float
 ) -> list[Utterance]:
     """Split one speaker's time-ordered words into utterances at pauses longer than ``max_gap``."""
     utterances: list[Utterance] = []

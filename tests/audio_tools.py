@@ -31,9 +31,16 @@ def encode(samples: np.ndarray, rate: int, path: Path, codec: str, fmt: str | No
     return path
 
 
+def decode_at(path: Path, rate: int = 16000, **limits: float):
+    """Decode with the default limits at ``rate`` (``limits``: AudioSettings fields to change)."""
+    from core.settings import AudioSettings
+
+    return decode(path, AudioSettings(sample_rate=rate, **limits))
+
+
 def load_clip(path: Path, rate: int = 16000) -> np.ndarray:
     """A real clip as mono float32 at ``rate``."""
-    return decode(path, rate).samples[0]
+    return decode_at(path, rate).samples[0]
 
 
 def stereo_call(first: np.ndarray, second: np.ndarray, rate: int, gap_s: float = 1.0) -> np.ndarray:

@@ -27,15 +27,15 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def cfg():
     """Default configuration (ignores any callqa.toml in the working directory)."""
-    from callqa.config import load_config
+    from core.settings import load_settings
 
-    return load_config(REPO / "tests" / "data" / "test.toml", environ={})
+    return load_settings(REPO / "tests" / "data" / "test.toml", environ={})
 
 
 @pytest.fixture(scope="session")
 def transcriber(cfg):
     """The real bundled Whisper base, loaded once for the session."""
-    from callqa.process import transcriber_for
+    from flows.recording import transcriber_for
 
     return transcriber_for(cfg)
 

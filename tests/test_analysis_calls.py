@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callqa.domain import Finding, Utterance
+from core.domain import Finding, Utterance
 
 from analysis import analyze_call, annotate_row
 

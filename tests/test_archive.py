@@ -3,10 +3,11 @@ import os
 import shutil
 from datetime import datetime, timezone
 
-from callqa.archive import discover, started_at_from_name
-from callqa.config import DEFAULTS
+from flows.discovery import discover, started_at_from_name
+from core.settings import ArchiveSettings
 
-PATTERNS = DEFAULTS["archive"]["patterns"]
+ARCHIVE = ArchiveSettings()   # the default file patterns
+TZ = "Asia/Shanghai"
 
 
 def copy_calls(shared_data, dest, ids=("01", "03")):
@@ -19,7 +20,7 @@ def copy_calls(shared_data, dest, ids=("01", "03")):
 def test_manifest_metadata(shared_data, tmp_path):
     archive = copy_calls(shared_data, tmp_path / "a")
     shutil.copy(shared_data / "calls" / "manifest.csv", archive / "manifest.csv")
-    calls, failures = discover(archive, patterns=PATTERNS)
+    calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     by_id = {c.call_id: c for c in calls}
     assert set(by_id) == {"dev_call_01", "dev_call_03"}
     c3 = by_id["dev_call_03"]
@@ -38,7 +39,7 @@ def test_bad_manifest_rows(shared_data, tmp_path):
         "call_id,path,started_at,timezone,channel0_role,channel1_role,colour\n"
         "x1,dev_call_01.stereo.wav,yesterday,Asia/Shanghai,collector,customer,red\n"
         "x3,dev_call_03.stereo.wav,2026-11-03 14:05,Mars/Base,collector,boss,blue\n", encoding="utf-8")
-    calls, failures = discover(archive, patterns=PATTERNS)
+    calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     reasons = sorted(f.reason for f in failures)
     assert reasons == ["bad_roles", "bad_timestamp", "bad_timezone", "unknown_columns"]
     by_id = {c.call_id: c for c in calls}
@@ -50,7 +51,7 @@ def test_bad_manifest_rows(shared_data, tmp_path):
 def test_manifest_without_path_column_falls_back_to_names(shared_data, tmp_path):
     archive = copy_calls(shared_data, tmp_path / "a", ids=("01",))
     (archive / "manifest.csv").write_text("call_id,collector\nq,C1\n")
-    calls, failures = discover(archive, patterns=PATTERNS)
+    calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     assert [c.call_id for c in calls] == ["dev_call_01.stereo"]
     assert failures[0].reason == "missing_columns" and "path" in failures[0].message
 
@@ -66,7 +67,7 @@ def test_duplicates_symlink_loops_and_odd_names(shared_data, tmp_path):
     with open(odd, "wb") as fh:
         fh.write(b"not audio")
     (archive / "notes.txt").write_text("ignored")
-    calls, failures = discover(archive, patterns=PATTERNS)
+    calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     ids = sorted(c.call_id for c in calls)
     # files are taken in path order: the nested copy comes first, the top-level one is its duplicate
     assert ids == ["2026/11/call_20261103T140500", "2026/11/copy_20261102_101500", "caf\ufffd"]

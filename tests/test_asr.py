@@ -18,7 +18,7 @@ def references(shared_data):
 
 def test_aishell_clip_cer(shared_data, transcriber):
     audio = load_clip(shared_data / "audio" / "BAC009S0764W0121.wav")
-    words = transcriber.transcribe(normalise_gain(audio)[0])
+    words = transcriber.transcribe(normalise_gain(audio, -3.0, 30.0)[0])
     text = "".join(w.text for w in words)
     assert cer(references(shared_data)["BAC009S0764W0121"], text) <= 0.10
     assert all(w.end >= w.start for w in words)
@@ -29,7 +29,7 @@ def test_telephone_band_output_is_simplified(shared_data, transcriber):
     # 8 kHz telephone version of the same clip: Whisper tends to answer in Traditional script
     audio = load_clip(shared_data / "audio" / "BAC009S0764W0121.wav", 8000)
     wide = np.interp(np.arange(audio.size * 2) / 2, np.arange(audio.size), audio).astype(np.float32)
-    text = "".join(w.text for w in transcriber.transcribe(normalise_gain(wide)[0]))
+    text = "".join(w.text for w in transcriber.transcribe(normalise_gain(wide, -3.0, 30.0)[0]))
     for traditional in "現幾滯況":
         assert traditional not in text
     assert cer(references(shared_data)["BAC009S0764W0121"], text) <= 0.25
@@ -38,15 +38,17 @@ def test_telephone_band_output_is_simplified(shared_data, transcriber):
 def test_silence_yields_no_text(transcriber):
     rng = np.random.default_rng(0)
     hiss = (rng.standard_normal(16000 * 20) * 10 ** (-60 / 20)).astype(np.float32)
-    assert transcriber.transcribe(normalise_gain(hiss)[0]) == []
+    assert transcriber.transcribe(normalise_gain(hiss, -3.0, 30.0)[0]) == []
 
 
-def test_stereo_call_from_real_clips_roles_by_channel(shared_data, transcriber):
+def test_stereo_call_from_real_clips_roles_by_channel(shared_data, transcriber, cfg):
     first = load_clip(shared_data / "audio" / "BAC009S0764W0121.wav")
     second = load_clip(shared_data / "audio" / "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav")
     samples = stereo_call(first, second, 16000)
     audio = DecodedAudio(samples=samples, sample_rate=16000, source_rate=16000, codec="pcm_s16le")
-    transcript = transcribe_call(audio, transcriber, channel_roles=("collector", "customer"))
+    transcript = transcribe_call(audio, transcriber, channel_roles=("collector", "customer"),
+                                 audio_settings=cfg.audio, diarization=cfg.diarization,
+                                 max_gap=cfg.utterances.max_gap_s)
     assert transcript.diarization == "channel"
     refs = references(shared_data)
     by_role = {}

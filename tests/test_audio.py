@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from speech.audio import AudioError, dbfs, decode, normalise_gain
-from tests.audio_tools import encode, load_clip
+from speech.audio import AudioError, dbfs, normalise_gain
+from tests.audio_tools import decode_at, encode, load_clip
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +12,7 @@ def speech_8k(shared_data):
 
 
 def test_stereo_call_keeps_channels(shared_data):
-    audio = decode(shared_data / "calls" / "dev_call_01.stereo.wav")
+    audio = decode_at(shared_data / "calls" / "dev_call_01.stereo.wav")
     assert audio.channels == 2 and audio.sample_rate == 16000 and audio.source_rate == 8000
     assert audio.duration == pytest.approx(57.6, abs=0.05)
     assert audio.samples.dtype == np.float32
@@ -27,7 +27,7 @@ def test_codecs_decode_to_16k(tmp_path, speech_8k, codec, suffix, fmt):
     rate = 48000 if codec == "libopus" else 8000
     signal = speech_8k if rate == 8000 else np.repeat(speech_8k, 6)
     path = encode(signal[None, :], rate, tmp_path / f"clip{suffix}", codec, fmt)
-    audio = decode(path)
+    audio = decode_at(path)
     assert audio.channels == 1 and audio.sample_rate == 16000
     assert audio.duration == pytest.approx(signal.size / rate, abs=0.15)
     # the speech survives the codec: level within a few dB of the original
@@ -36,7 +36,7 @@ def test_codecs_decode_to_16k(tmp_path, speech_8k, codec, suffix, fmt):
 
 def test_amr_narrowband(tmp_path, speech_8k):
     path = encode(speech_8k[None, :], 8000, tmp_path / "clip.amr", "libopencore_amrnb", "amr")
-    audio = decode(path)
+    audio = decode_at(path)
     assert audio.duration == pytest.approx(speech_8k.size / 8000, abs=0.1)
 
 
@@ -49,7 +49,7 @@ def test_garbage_is_a_clear_error(tmp_path, content, reason):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
     with pytest.raises(AudioError) as info:
-        decode(bad)
+        decode_at(bad)
     assert info.value.reason == reason
     assert str(info.value)
 
@@ -58,16 +58,16 @@ def test_truncated_header(tmp_path, shared_data):
     bad = tmp_path / "cut.wav"
     bad.write_bytes((shared_data / "calls" / "dev_call_01.stereo.wav").read_bytes()[:300])
     with pytest.raises(AudioError):
-        decode(bad)
+        decode_at(bad)
 
 
 def test_limits(tmp_path, speech_8k):
     path = encode(speech_8k[None, :], 8000, tmp_path / "clip.wav", "pcm_s16le", "wav")
     with pytest.raises(AudioError, match="limit") as info:
-        decode(path, max_duration_s=1.0)
+        decode_at(path, max_duration_s=1.0)
     assert info.value.reason == "too_long"
     with pytest.raises(AudioError) as info:
-        decode(path, max_file_mb=0.001)
+        decode_at(path, max_file_mb=0.001)
     assert info.value.reason == "too_large"
 
 

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from callqa.domain import Word
+from core.domain import Word
+from core.settings import DiarizationSettings
 from speech import pyannote_backend as backend
 from speech.diarization import Turn, assign_words, diarize, turns_by_channel
+
+
+TWO = DiarizationSettings()   # the defaults: exactly two voices, the embedded pipeline, CPU
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -61,7 +66,7 @@ def sample(shared_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
 
 def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
     audio, sr, ref = sample
-    turns = diarize(audio, sr, num_speakers=2)
+    turns = diarize(audio, sr, TWO)
     assert len({t.speaker for t in turns}) == 2
     assert all(t.end > t.start for t in turns)
     assert der(ref, turns) <= 0.12
@@ -73,7 +78,7 @@ def test_der_on_telephone_band_sample(pipeline_dir: Path, sample) -> None:
 
     audio, sr, ref = sample
     narrow = AF.resample(torch.from_numpy(audio), sr, 8000).numpy()
-    assert der(ref, diarize(narrow, 8000)) <= 0.15
+    assert der(ref, diarize(narrow, 8000, TWO)) <= 0.15
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +87,7 @@ def call06(pipeline_dir: Path, shared_data: Path) -> tuple[list[Turn], list[Turn
     calls = shared_data / "calls"
     audio, sr = read_wav(calls / "dev_call_06.mono.wav")
     truth = json.loads((calls / "dev_call_06.json").read_text())
-    return diarize(audio, sr), read_rttm(calls / "dev_call_06.rttm"), truth
+    return diarize(audio, sr, TWO), read_rttm(calls / "dev_call_06.rttm"), truth
 
 
 def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
@@ -100,7 +105,7 @@ def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
 
 
 def test_silence_gives_no_turns(pipeline_dir: Path) -> None:
-    assert diarize(np.zeros(16000 * 3, dtype=np.float32), 16000) == []
+    assert diarize(np.zeros(16000 * 3, dtype=np.float32), 16000, TWO) == []
 
 
 def test_pipeline_is_cached_per_folder(pipeline_dir: Path) -> None:
@@ -122,7 +127,7 @@ def test_configured_folder_replaces_the_embedded_one(pipeline_dir: Path, tmp_pat
     assert loaded is not backend.load_pipeline(pipeline_dir)
     assert loaded._segmentation.step == pytest.approx(1.25)
     audio, sr, ref = sample
-    turns = diarize(audio[: sr * 12], sr, pipeline_dir=str(folder))
+    turns = diarize(audio[: sr * 12], sr, replace(TWO, pipeline_dir=str(folder)))
     assert {t.speaker for t in turns} <= {"SPEAKER_00", "SPEAKER_01"} and turns
 
 
@@ -190,7 +195,7 @@ def test_assign_words_rebuilds_the_turns_of_a_call(shared_data: Path) -> None:
     truth = json.loads((shared_data / "calls/dev_call_03.json").read_text())
     words = words_from_turns(truth["turns"])
     turns = read_rttm(shared_data / "calls/dev_call_03.rttm")
-    utterances = assign_words(words, turns)
+    utterances = assign_words(words, turns, max_gap=1.0)
     assert [u.speaker for u in utterances] == [t["role"] for t in truth["turns"]]
     assert [u.text for u in utterances] == ["".join(c for c in t["text"] if c.isalnum()) for t in truth["turns"]]
     assert all(u.role == "unknown" and u.words for u in utterances)
@@ -199,7 +204,7 @@ def test_assign_words_rebuilds_the_turns_of_a_call(shared_data: Path) -> None:
 
 def test_assign_words_with_diarized_turns(call06) -> None:
     turns, _, truth = call06
-    utterances = assign_words(words_from_turns(truth["turns"]), turns)
+    utterances = assign_words(words_from_turns(truth["turns"]), turns, max_gap=1.0)
     by_role: dict[str, set[str]] = {}
     for u in utterances:
         mid = (u.start + u.end) / 2
@@ -217,8 +222,8 @@ def test_assign_words_overlap_nearest_and_gaps() -> None:
     utterances = assign_words(words, turns, max_gap=1.0)
     assert [(u.speaker, u.text) for u in utterances] == [("A", "你好"), ("B", "喂嗯"), ("A", "好"), ("A", "的")]
     assert utterances[1].start == 1.7 and utterances[1].end == 3.6
-    assert [u.speaker for u in assign_words(words[:2], [])] == ["unknown"]
-    assert assign_words([], turns) == []
+    assert [u.speaker for u in assign_words(words[:2], [], max_gap=1.0)] == ["unknown"]
+    assert assign_words([], turns, max_gap=1.0) == []
 
 
 def test_third_voice_is_found_when_allowed(pipeline_dir: Path, shared_data: Path) -> None:
@@ -230,6 +235,6 @@ def test_third_voice_is_found_when_allowed(pipeline_dir: Path, shared_data: Path
     audio = np.concatenate([first, second[: int(21.5 * sr)]])
     ref = read_rttm(calls / "dev_call_03.rttm") + [
         Turn(t.start + offset, t.end + offset, t.speaker) for t in read_rttm(calls / "dev_call_01.rttm") if t.end < 21.5]
-    turns = diarize(audio, sr, num_speakers=2, max_speakers=3)
+    turns = diarize(audio, sr, replace(TWO, max_speakers=3))
     assert len({t.speaker for t in turns}) == 3
     assert der(ref, turns) <= 0.2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.audio_tools import encode
-from speech.audio import decode
+from tests.audio_tools import decode_at
 
 pytestmark = pytest.mark.flow
 
@@ -57,7 +57,7 @@ def test_nightly_lands_skips_and_replaces(harness, shared_data, tmp_path):
     assert table_counts(db) == after_first
 
     # a changed recording replaces its call's rows
-    audio = decode(archive / "dev_call_03.stereo.wav", 8000)
+    audio = decode_at(archive / "dev_call_03.stereo.wav", 8000)
     encode(audio.samples[:, : 8000 * 13], 8000, archive / "dev_call_03.stereo.wav", "pcm_s16le", "wav")
     third = nightly(str(archive), db=str(db), config_path="tests/data/test.toml")
     assert (third["landed"], third["skipped"]) == (1, 2)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from callqa.domain import Utterance
-from speech.audio import decode
+from core.domain import Utterance
+from tests.audio_tools import decode_at
 from speech.metrics import measure_call
 
 
@@ -30,7 +30,7 @@ def test_talk_silence_overlap_interruptions():
 
 
 def test_loudness_per_channel(shared_data):
-    audio = decode(shared_data / "calls" / "dev_call_01.stereo.wav")
+    audio = decode_at(shared_data / "calls" / "dev_call_01.stereo.wav")
     quiet = audio.samples[1] * 0.1                       # customer channel 20 dB down
     utterances = [utt("collector", 1.0, 8.0), utt("customer", 9.6, 12.2)]
     m = {r.role: r for r in measure_call(utterances, audio.duration, channel_audio={0: audio.samples[0], 1: quiet})}

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from faster_whisper import WhisperModel
 
-from speech.models import (BUNDLED_SHA256, LARGE_V3_VOCAB, ModelError, assemble_bundled, bundled_in_memory,
+from speech.whisper_models import (BUNDLED_SHA256, LARGE_V3_VOCAB, ModelError, assemble_bundled, bundled_in_memory,
                            resolve_model, validate_model_dir)
 
 

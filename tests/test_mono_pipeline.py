@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from callqa.domain import Call
-from callqa.process import process_recording
+from core.domain import Call
+from flows.recording import process_recording
 
 
 @pytest.mark.parametrize("call_id,roles", [("dev_call_03", {"collector", "third_party"}),

@@ -53,9 +53,9 @@ def test_retention_floor_and_age(tmp_path):
 
 
 def test_staged_calls_are_purged_too(tmp_path):
-    from warehouse.purge import register_artifact
+    from warehouse.artifacts import register_artifact
     from warehouse.staging import find_staged, write_staged
-    from warehouse.tables import stage
+    from warehouse.staging import stage_call as stage
 
     db = landed(tmp_path)
     staging = tmp_path / "staging"

@@ -1,6 +1,6 @@
 """Personal data is masked at rest: utterance text and the words inside it; raw only on request."""
-from callqa.domain import Utterance, Word
-from callqa.process import mask_words, redact_utterances
+from core.domain import Utterance, Word
+from flows.recording import mask_words, redact_utterances
 
 
 def spoken_number_utterance():

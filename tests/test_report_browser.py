@@ -200,7 +200,7 @@ def test_hostile_transcript_is_text(page, report_dir):
 
 
 def test_verdicts_from_the_queue_import_back(page, report_dir, cfg):
-    from warehouse.reporting import ComplianceSettings, Reports
+    from warehouse.reporting import Reports
     from warehouse.review import import_csv
 
     page.goto((report_dir / "report" / "queue.html").as_uri())
@@ -216,7 +216,7 @@ def test_verdicts_from_the_queue_import_back(page, report_dir, cfg):
     path.write_text(csv_text, encoding="utf-8")
     result = import_csv(report_dir / "qa.duckdb", path, "someone")
     assert (result.added, result.errors) == (1, [])
-    with Reports(report_dir / "qa.duckdb", ComplianceSettings.from_config(cfg)) as rep:
+    with Reports(report_dir / "qa.duckdb", cfg.compliance) as rep:
         reviewed = {r["finding_id"]: (r["verdict"], r["reviewer"]) for r in rep.flagged() if r["verdict"]}
     assert reviewed == {first: ("rejected", "qa-lead")}
     assert page.errors() == []

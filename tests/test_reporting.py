@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from callqa.cli import app
 from tests.test_reporting_data import HOSTILE, build_db, processed, scripted_calls
-from warehouse.reporting import ComplianceSettings, Reports
+from core.settings import ComplianceSettings
+from warehouse.reporting import Reports
 from warehouse.review import ReviewError, Verdict, import_csv, record, sample, write_sample_csv
 from warehouse.store import Warehouse
 
@@ -26,7 +27,7 @@ def db(tmp_path, shared_data) -> Path:
 
 
 def settings(cfg, **overrides) -> ComplianceSettings:
-    return ComplianceSettings.from_config(cfg.with_overrides({f"compliance.{k}": v for k, v in overrides.items()}))
+    return cfg.with_overrides({f"compliance.{k}": v for k, v in overrides.items()}).compliance
 
 
 def breaches(db: Path, s: ComplianceSettings) -> dict[str, set[str]]:
@@ -217,10 +218,10 @@ def test_mu_law_recording_is_transcoded(tmp_path, shared_data):
     import av
 
     from callqa.report.media import place_audio
-    from speech.audio import decode
+    from tests.audio_tools import decode_at
     from tests.audio_tools import encode
 
-    audio = decode(shared_data / "calls" / "dev_call_05.stereo.wav", 8000)
+    audio = decode_at(shared_data / "calls" / "dev_call_05.stereo.wav", 8000)
     src = encode(audio.samples[:, :8000 * 3], 8000, tmp_path / "ulaw.wav", "pcm_mulaw", "wav")
     copy = place_audio(str(src), src.stat().st_size, "pcm_mulaw", tmp_path / "audio", "a b", "a%20b")
     assert (copy.status, copy.href) == ("ok", "audio/a%20b.wav")

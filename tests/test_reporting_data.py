@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from callqa.domain import Call, Finding, ProcessedCall, Utterance, Word
+from core.domain import Call, Finding, ProcessedCall, Utterance, Word
 from speech.metrics import measure_call
 from warehouse.store import Warehouse
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import shutil
 
-from callqa.archive import discover
-from callqa.process import process_recording
+from flows.discovery import discover
+from flows.recording import process_recording
 from callqa.report import build_report
-from warehouse.reporting import ComplianceSettings, Reports
+from warehouse.reporting import Reports
 from warehouse.store import Warehouse
 
 
@@ -15,14 +15,13 @@ def test_report_on_processed_calls(shared_data, tmp_path, cfg, transcriber):
     archive.mkdir()
     for name in ("dev_call_02.stereo.wav", "dev_call_05.stereo.wav", "manifest.csv"):
         shutil.copy(shared_data / "calls" / name, archive)
-    calls, _ = discover(archive, patterns=cfg.get("archive.patterns"), exclude=cfg.get("archive.exclude"),
-                        default_tz=cfg.get("compliance.default_timezone"))
+    calls, _ = discover(archive, cfg.archive, default_tz=cfg.compliance.default_timezone)
     assert {c.call_id for c in calls} == {"dev_call_02", "dev_call_05"}
     db = tmp_path / "qa.duckdb"
     with Warehouse(db) as wh:
         wh.land([process_recording(c, cfg) for c in calls], [], wh.start_run(str(archive), {}))
 
-    with Reports(db, ComplianceSettings.from_config(cfg)) as rep:
+    with Reports(db, cfg.compliance) as rep:
         flagged = rep.flagged()
         breaches = rep.compliance_breaches()
         stats = rep.collector_stats("week")

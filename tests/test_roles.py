@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from callqa.domain import Utterance
-from speech.roles import RoleAssignment, apply_roles, assign_roles, load_cues, normalize_text
+from core.domain import PARTY_ROLES, Utterance
+from analysis.roles import RoleAssignment, apply_roles, assign_roles, cue_pack, cue_text
 
 CALLS = [f"dev_call_0{i}" for i in range(1, 7)]
 STEREO_PRIOR = {"ch0": "collector", "ch1": "customer"}
@@ -68,9 +68,9 @@ def test_roles_survive_asr_slips_and_traditional_text(shared_data: Path, call: s
     assert result.roles == {mono_label(t["channel"]): t["role"] for t in turns}
 
 
-def test_normalize_text() -> None:
-    assert normalize_text("您好,我是工商引擎信用塔中心的客服。") == "您好我是工商银行信用卡中心的客服"
-    assert normalize_text("她不在, 我是她媽媽!") == "他不在我是他妈妈"
+def test_cue_text() -> None:
+    assert cue_text("您好,我是工商引擎信用塔中心的客服。") == "您好我是工商银行信用卡中心的客服"
+    assert cue_text("她不在, 我是她媽媽!") == "他不在我是他妈妈"
 
 
 def test_three_voices_on_a_mono_call(shared_data: Path) -> None:
@@ -111,13 +111,12 @@ def test_empty_call() -> None:
     assert result.roles == {} and result.needs_review
 
 
-def test_cue_file_is_valid_and_editable(tmp_path: Path) -> None:
-    book = load_cues()
-    assert all(book.cues[role] for role in ("collector", "customer", "third_party"))
-    custom = tmp_path / "cues.yaml"
-    custom.write_text("collector:\n  - {cue: '坏[', weight: 1}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad collector cue"):
-        load_cues(str(custom))
+def test_cue_pack_is_a_rule_pack_with_cues_for_every_role() -> None:
+    cues = cue_pack()
+    assert cues.name == "roles" and cues.version
+    assert {r.label for r in cues.rules} == set(PARTY_ROLES)
+    assert all(r.score > 0 and r.id.startswith(f"roles.{r.label}.") for r in cues.rules)
+    assert len({r.id for r in cues.rules}) == len(cues.rules)
 
 
 @pytest.mark.parametrize("lines, expected", [

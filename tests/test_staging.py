@@ -1,7 +1,7 @@
 """Parquet staging between workers and the writer: atomic, complete, readable, landable."""
 from warehouse.staging import find_staged, read_staged, remove_staged, write_staged
 from warehouse.store import Warehouse
-from warehouse.tables import stage
+from warehouse.staging import stage_call as stage
 from tests.test_warehouse import counts, processed
 
 

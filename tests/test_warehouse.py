@@ -5,7 +5,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from callqa.domain import Call, Failure, Finding, ProcessedCall, RoleMetrics, Utterance, Word
+from core.domain import Call, Failure, Finding, ProcessedCall, RoleMetrics, Utterance, Word
 from warehouse.export import export
 from warehouse.migrate import available
 from warehouse.store import Warehouse, WarehouseBusy

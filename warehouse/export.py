@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callqa.domain import Utterance
-from callqa.formats import to_rttm, to_vtt
-from warehouse.purge import register_artifact, safe_name
+from core.domain import Utterance
+from core.formats import to_rttm, to_vtt
+from core.filenames import safe_name
+from warehouse.artifacts import register_artifact
 from warehouse.store import Warehouse
 
 CALL_DATE = "coalesce(timezone(coalesce(c.timezone, 'UTC'), c.started_at)::DATE, c.landed_at::DATE)"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from core.filenames import safe_name
 from warehouse import logger
+from warehouse.artifacts import registered_artifacts
 from warehouse.store import Warehouse
 
 MIN_RETENTION_DAYS = 730  # collection recordings are kept at least 2 years (COMPLIANCE.md rule 10)
@@ -20,18 +22,6 @@ class PurgeResult:
     call_ids: list[str]
     rows_deleted: int
     files_removed: int
-
-
-def safe_name(call_id: str) -> str:
-    """The file-name form of a call id used by exports and reports."""
-    return call_id.replace("/", "__").replace("\\", "__")
-
-
-def register_artifact(wh: Warehouse, path: str | Path, kind: str) -> None:
-    """Remember a folder that holds copies of call data, so purges can clean it."""
-    path = str(Path(path).resolve())
-    wh.con.execute("DELETE FROM artifacts WHERE path = ?", [path])
-    wh.con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", [path, kind, datetime.now(timezone.utc)])
 
 
 def _call_tables(wh: Warehouse) -> list[str]:
@@ -121,8 +111,8 @@ def purge(wh: Warehouse, call_ids: list[str], criteria: str) -> PurgeResult:
     names = {safe_name(c) for c in call_ids}
     files = 0
     if names:
-        for folder, kind in wh.con.execute("SELECT path, kind FROM artifacts").fetchall():
-            files += _remove_files(Path(folder), kind, names)
+        for folder, kind in registered_artifacts(wh):
+            files += _remove_files(folder, kind, names)
     wh.con.execute("INSERT INTO purges VALUES (?, ?, ?, ?, ?, ?)",
                    [uuid.uuid4().hex[:12], datetime.now(timezone.utc), criteria, len(call_ids), rows, files])
     logger.info("purged %d call(s): %d rows, %d files", len(call_ids), rows, files)

@@ -5,54 +5,15 @@ configured compliance settings to the macros and returns plain rows (dicts).
 """
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.settings import ComplianceSettings
 from warehouse import logger
 from warehouse.migrate import available
 from warehouse.store import Warehouse
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Row = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ComplianceSettings:
-    """The cross-call rules' parameters, from the ``[compliance]`` config section."""
-
-    calling_hours_start: str
-    calling_hours_end: str
-    default_timezone: str
-    max_attempts_7d: int
-    cooldown_days_after_contact: int
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> "ComplianceSettings":
-        """Validate ``cfg.section("compliance")``; raises ValueError naming the bad key."""
-        sec = cfg.section("compliance")
-        start, end, tz = str(sec["calling_hours_start"]), str(sec["calling_hours_end"]), str(sec["default_timezone"])
-        for key, value in (("calling_hours_start", start), ("calling_hours_end", end)):
-            if not _HHMM.match(value):
-                raise ValueError(f"compliance.{key} must be HH:MM, got {value!r}")
-        if start >= end:
-            raise ValueError(f"compliance.calling_hours_start ({start}) must be before calling_hours_end ({end})")
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"compliance.default_timezone: unknown timezone {tz!r}") from exc
-        caps = {}
-        for key in ("max_attempts_7d", "cooldown_days_after_contact"):
-            value = sec[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"compliance.{key} must be a whole number >= 0, got {value!r}")
-            caps[key] = value
-        return cls(start, end, tz, caps["max_attempts_7d"], caps["cooldown_days_after_contact"])
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def ensure_schema(db: str | Path) -> list[int]:

@@ -15,12 +15,34 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.purge import safe_name
-from warehouse.tables import StagedCall
+from core.domain import ProcessedCall
+from core.filenames import safe_name
+from warehouse.tables import calls_table, findings_table, metrics_table, utterances_tables
 
 META = "staged.json"
+
+
+@dataclass(slots=True)
+class StagedCall:
+    """One processed call already turned into Arrow tables (built by the worker, in parallel);
+    the single writer only concatenates and inserts. ``calls`` has run_id/landed_at unset."""
+
+    call_id: str
+    duration: float
+    tables: dict[str, pa.Table]
+
+
+def stage_call(result: ProcessedCall) -> StagedCall:
+    """One processed call as Arrow tables (done by the worker, in parallel with the others)."""
+    utterances, raw = utterances_tables([result])
+    return StagedCall(result.call.call_id, result.duration, {
+        "calls": calls_table([result], None, None),
+        "utterances": utterances, "utterances_raw": raw,
+        "findings": findings_table([result]), "call_metrics": metrics_table([result]),
+    })
 
 
 @dataclass(frozen=True, slots=True)

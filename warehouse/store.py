@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from callqa.domain import Failure, ProcessedCall
-from callqa.failpoints import failpoint
+from core.domain import Failure, ProcessedCall
+from core.failpoints import failpoint
 from warehouse import logger, tables
-from warehouse.tables import StagedCall
+from warehouse.staging import StagedCall, stage_call
 from warehouse.migrate import migrate
 
 CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
@@ -106,11 +106,11 @@ class Warehouse:
         """Land a batch in one transaction: processed calls replace any earlier version of
         themselves; failures are recorded (a failed call that never landed gets a calls row
         with status 'failed'; a landed call whose file changed into something broken keeps
-        its landed rows). Calls are best staged to Arrow by the workers (``tables.stage``)."""
+        its landed rows). Calls are best staged to Arrow by the workers (``staging.stage_call``)."""
         if not results and not failures:
             return
         now = _now()
-        staged = [r if isinstance(r, StagedCall) else tables.stage(r) for r in results]
+        staged = [r if isinstance(r, StagedCall) else stage_call(r) for r in results]
         call_ids = [s.call_id for s in staged]
         known = self.known_calls()
         new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"

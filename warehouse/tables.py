@@ -1,12 +1,11 @@
-"""Build the Arrow tables that land one batch of processed calls (column-wise, no row inserts)."""
+"""Arrow schemas and the column-wise builders that turn processed calls into warehouse rows."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from callqa.domain import Failure, ProcessedCall, storable
+from core.domain import Failure, ProcessedCall, storable
 
 WORD = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string()), ("probability", pa.float64())])
 TS = pa.timestamp("us", tz="UTC")
@@ -141,26 +140,6 @@ def failures_table(failures: list[Failure], run_id: str, now: datetime) -> pa.Ta
         reason=f.reason, message=storable(f.message), failed_at=now,
     ) for f in failures]
     return pa.Table.from_pylist(rows, schema=FAILURES)
-
-
-@dataclass(slots=True)
-class StagedCall:
-    """One processed call already turned into Arrow tables (built by the worker, in parallel);
-    the single writer only concatenates and inserts. ``calls`` has run_id/landed_at unset."""
-
-    call_id: str
-    duration: float
-    tables: dict[str, pa.Table]
-
-
-def stage(result: ProcessedCall) -> StagedCall:
-    """Arrow tables for one processed call."""
-    utterances, raw = utterances_tables([result])
-    return StagedCall(result.call.call_id, result.duration, {
-        "calls": calls_table([result], None, None),
-        "utterances": utterances, "utterances_raw": raw,
-        "findings": findings_table([result]), "call_metrics": metrics_table([result]),
-    })
 
 
 def stamp_calls(table: pa.Table, run_id: str, now: datetime) -> pa.Table:

@@ -5,7 +5,7 @@ import logging
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,11 +13,12 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from callqa.config import Config
 from callqa.report import charts
 from callqa.report.media import AudioCopy, place_audio
-from warehouse.purge import register_artifact, safe_name
-from warehouse.reporting import ComplianceSettings, Reports
+from core.filenames import safe_name
+from core.settings import Settings
+from warehouse.artifacts import register_artifact
+from warehouse.reporting import Reports
 from warehouse.store import Warehouse, WarehouseBusy
 
 logger = logging.getLogger("callqa")
@@ -145,24 +146,24 @@ def _overview_charts(rep: Reports) -> dict[str, Any]:
     }
 
 
-def build_report(db: str | Path, out: str | Path, cfg: Config, *, audio: bool = True) -> ReportResult:
+def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True) -> ReportResult:
     """Write the report for ``db`` into ``out`` (read-only on the database).
 
     Args:
-        cfg: configuration; ``[compliance]`` gives the calling hours, caps and default timezone.
+        settings: ``[compliance]`` gives the calling hours, caps and default timezone.
         audio: copy/transcode recordings next to the pages (False: pages without players).
     """
     t0 = time.perf_counter()
     out = Path(out)
-    settings = ComplianceSettings.from_config(cfg)
+    compliance = settings.compliance
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
     _prepare_out(out)
     env = environment()
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    common = {"generated": generated, "db_name": Path(db).name, "settings": settings.as_dict()}
+    common = {"generated": generated, "db_name": Path(db).name, "settings": asdict(compliance)}
     audio_ok = audio_missing = 0
-    with Reports(db, settings) as rep:
+    with Reports(db, compliance) as rep:
         kpis = rep.kpis()
         flagged = rep.flagged()
         breaches = rep.compliance_breaches()

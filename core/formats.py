@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from callqa.domain import Utterance
+from core.domain import Utterance
 
 
 def _vtt_time(seconds: float) -> str:

@@ -1,12 +1,12 @@
 """Role assignment: which speaker is the collector, the customer or a third party.
 
 Evidence comes from a channel prior where the recording has one (stereo: ``{"ch0":
-"collector", "ch1": "customer"}``) and from what each speaker says, scored with the cue
-phrases in ``speech/data/role_cues.yaml`` (editable by QA). Content can turn a prior
-"customer" into "third_party" (a relative answering the debtor's phone); other conflicts
-with the prior, and calls whose content does not separate the roles, are flagged
-``needs_review`` with reasons instead of being guessed silently. Transcript text is
-never logged.
+"collector", "ch1": "customer"}``) and from what each speaker says, scored with the cue rules
+of the ``roles`` rule pack (``analysis/rules/roles.yaml``, editable by QA; each rule's label
+is a role and its score a weight). Content can turn a prior "customer" into "third_party" (a
+relative answering the debtor's phone); other conflicts with the prior, and calls whose
+content does not separate the roles, are flagged ``needs_review`` with reasons instead of
+being guessed silently. Transcript text is never logged.
 """
 from __future__ import annotations
 
@@ -14,24 +14,19 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
+from core.domain import PARTY_ROLES, Utterance
+from analysis.normalize import normalize
+from analysis.rules import RulePack, pack
 
-from callqa.domain import Utterance
+log = logging.getLogger("analysis")
 
-log = logging.getLogger("speech")
-
-CUES_PATH = Path(__file__).with_name("data") / "role_cues.yaml"
-ROLE_NAMES = ("collector", "customer", "third_party")
 # third-party evidence needed to call a speaker third_party (and to beat customer evidence)
 THIRD_PARTY_MIN = 3.0
 # collector margin (net score difference to the runner-up) below which a call is ambiguous
 COLLECTOR_MIN_GAP = 2.0
 
-_PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
-                    r"!-/:-@\[-`{-~…—·“”‘’]+")
+_NO_PUNCT = re.compile(r"[\s\W_]+")
 
 
 @dataclass(slots=True)
@@ -45,68 +40,31 @@ class RoleAssignment:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class CueBook:
-    normalize: tuple[tuple[str, str], ...]
-    cues: dict[str, tuple[tuple[re.Pattern[str], float], ...]]
+def cue_pack() -> RulePack:
+    """The ``roles`` rule pack (compiled once per process)."""
+    return pack("roles")
 
 
-@lru_cache(maxsize=4)
-def load_cues(path: str | None = None) -> CueBook:
-    """Parse and compile a cue file (default ``speech/data/role_cues.yaml``)."""
-    data = yaml.safe_load(Path(path or CUES_PATH).read_text(encoding="utf-8"))
-    normalize = tuple((str(k), str(v)) for k, v in (data.get("normalize") or {}).items())
-    cues = {}
-    for role in ROLE_NAMES:
-        entries = []
-        for item in data.get(role) or []:
-            try:
-                entries.append((re.compile(_normalize_cue(str(item["cue"]), normalize)), float(item.get("weight", 1))))
-            except (re.error, KeyError, TypeError) as exc:
-                raise ValueError(f"{path or CUES_PATH}: bad {role} cue {item!r}: {exc}") from exc
-        cues[role] = tuple(entries)
-    return CueBook(normalize, cues)
-
-
-def _converter():
-    try:
-        from opencc import OpenCC
-    except ImportError:  # pragma: no cover - opencc is a project dependency
-        return None
-    return OpenCC("t2s")
-
-
-_t2s = _converter()
-
-
-def _normalize_cue(cue: str, normalize: tuple[tuple[str, str], ...]) -> str:
-    for src, dst in normalize:
-        if len(src) == 1:  # single characters (她 -> 他) also apply to the cue itself
-            cue = cue.replace(src, dst)
-    return cue
-
-
-def normalize_text(text: str, book: CueBook | None = None) -> str:
-    """Simplified Chinese, ASR slips fixed, 她 read as 他, no punctuation or spaces."""
-    book = book or load_cues()
-    if _t2s is not None:
-        text = _t2s.convert(text)
-    for src, dst in book.normalize:
+def cue_text(text: str, cues: RulePack | None = None) -> str:
+    """The view role cues read: normalised, no punctuation or spaces, ``fold`` applied (她 → 他)."""
+    cues = cues or cue_pack()
+    text = _NO_PUNCT.sub("", normalize(text))
+    for src, dst in (cues.data.get("fold") or {}).items():
         text = text.replace(src, dst)
-    return _PUNCT.sub("", text)
+    return text
 
 
-def score_speakers(utterances: list[Utterance], book: CueBook | None = None) -> dict[str, dict[str, float]]:
+def score_speakers(utterances: list[Utterance], cues: RulePack | None = None) -> dict[str, dict[str, float]]:
     """Sum of cue weights per speaker and role (each cue counted once per utterance)."""
-    book = book or load_cues()
+    cues = cues or cue_pack()
     scores: dict[str, dict[str, float]] = {}
     for u in utterances:
-        per = scores.setdefault(u.speaker, dict.fromkeys(ROLE_NAMES, 0.0))
-        text = normalize_text(u.text, book)
+        per = scores.setdefault(u.speaker, dict.fromkeys(PARTY_ROLES, 0.0))
+        text = cue_text(u.text, cues)
         if not text:
             continue
-        for role, cues in book.cues.items():
-            per[role] += sum(w for pattern, w in cues if pattern.search(text))
+        for hit in cues.hits(text, "unknown"):
+            per[hit.label] += hit.score
     return scores
 
 
@@ -130,10 +88,9 @@ def assign_roles(utterances: list[Utterance], prior: dict[str, str] | None = Non
             ``{"ch0": "collector", "ch1": "customer"}``. Content may change a prior
             customer into third_party; any other disagreement is flagged for review.
     """
-    book = load_cues()
-    scores = score_speakers(utterances, book)
+    scores = score_speakers(utterances)
     for spk in prior or {}:
-        scores.setdefault(spk, dict.fromkeys(ROLE_NAMES, 0.0))
+        scores.setdefault(spk, dict.fromkeys(PARTY_ROLES, 0.0))
     result = RoleAssignment(scores=scores)
     if not scores:
         result.needs_review = True
@@ -141,7 +98,7 @@ def assign_roles(utterances: list[Utterance], prior: dict[str, str] | None = Non
         return result
     net = {spk: s["collector"] - max(s["customer"], s["third_party"]) for spk, s in scores.items()}
     ranked = sorted(net, key=lambda spk: (net[spk], scores[spk]["collector"]), reverse=True)
-    prior = {k: v for k, v in (prior or {}).items() if v in ROLE_NAMES}
+    prior = {k: v for k, v in (prior or {}).items() if v in PARTY_ROLES}
 
     if prior:
         _with_prior(result, scores, net, ranked, prior)

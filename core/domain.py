@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+
 def storable(text: str | None) -> str | None:
     """Text safe to store: undecodable file-name bytes (surrogate escapes) become U+FFFD."""
     if text is None:
@@ -16,7 +17,16 @@ def storable(text: str | None) -> str | None:
 
 
 Role = Literal["collector", "customer", "third_party", "unknown"]
-ROLES: tuple[str, ...] = ("collector", "customer", "third_party", "unknown")
+PARTY_ROLES: tuple[str, ...] = ("collector", "customer", "third_party")   # who can be on a call
+ROLES: tuple[str, ...] = PARTY_ROLES + ("unknown",)                       # plus: not yet known
+
+
+def norm_role(role: str | None) -> str:
+    """A role from the vocabulary (case and spaces ignored); anything else is ``unknown``."""
+    role = (role or "").strip().lower()
+    return role if role in ROLES else "unknown"
+
+
 Sentiment = Literal["negative", "neutral", "positive"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import hashlib
 import os
 import re
 import stat
@@ -12,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callqa.domain import ROLES, Call, Failure, storable
+from core.domain import ROLES, Call, Failure, storable
+from core.files import sha256_file
+from core.settings import ArchiveSettings
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_REQUIRED = ("path",)
@@ -31,26 +32,18 @@ def _key(path: Path) -> str:
     return os.path.realpath(path)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _matches(name: str, patterns: list[str]) -> bool:
+def _matches(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
     lower = name.lower()
     return any(fnmatch.fnmatchcase(lower, p.lower()) for p in patterns)
 
 
-def list_recordings(archive: Path, patterns: list[str], exclude: list[str] | None = None) -> list[Path]:
+def list_recordings(archive: Path, patterns: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[Path]:
     """Audio files under ``archive`` (recursively, symlinked folders not followed), sorted."""
     found = []
     for root, dirs, files in os.walk(archive, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if _matches(name, patterns) and not _matches(name, exclude or []):
+            if _matches(name, patterns) and not _matches(name, exclude):
                 found.append(Path(root) / name)
     return sorted(found)
 
@@ -156,11 +149,10 @@ def _roles(row: dict[str, str]) -> tuple[str, ...] | None:
 
 def discover(
     archive: str | Path,
+    settings: ArchiveSettings,
     *,
-    patterns: list[str],
-    exclude: list[str] | None = None,
     manifest: str | Path | None = None,
-    default_tz: str = "Asia/Shanghai",
+    default_tz: str,
 ) -> tuple[list[Call], list[Failure]]:
     """Every recording under ``archive`` as a Call with content hash and metadata.
 
@@ -179,7 +171,7 @@ def discover(
     failures: list[Failure] = []
     if manifest or manifest_path.is_file():
         by_path, failures = read_manifest(manifest_path, root, default_tz)
-    files = list_recordings(root, patterns, exclude)
+    files = list_recordings(root, settings.patterns, settings.exclude)
     found = {_key(f) for f in files}
     files += [Path(listed) for listed in by_path if listed not in found]
     calls: list[Call] = []

@@ -1,0 +1,267 @@
+"""Settings: one typed, frozen object per config section, built only by ``load_settings``.
+
+Defaults live here and nowhere else: the field defaults below. Then one TOML file, then
+environment overrides ``CALLQA_<SECTION>__<KEY>`` (e.g. ``CALLQA_ASR__DEVICE=cuda`` or
+``CALLQA_WAREHOUSE__DB=/data/qa.duckdb``), parsed as TOML literals when they parse
+(numbers, booleans, lists), else kept as strings. Unknown sections or keys and values of the
+wrong type are errors naming the key. Code below the CLI receives these objects and never
+repeats a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_NAME = "callqa.toml"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True, slots=True)
+class AsrSettings:
+    """faster-whisper: which model, where it runs, how it decodes (hashable: one loaded
+    model per distinct value)."""
+
+    model: str = "base"              # "base" = the bundled Whisper base, or a CTranslate2 folder
+    device: str = "cpu"              # cpu | cuda | auto
+    compute_type: str = "int8"       # int8 on cpu, float16 on cuda
+    cpu_threads: int = 2
+    num_workers: int = 1
+    beam_size: int = 5
+    language: str = "zh"
+    batched: bool = False            # faster-whisper BatchedInferencePipeline (GPU)
+    batch_size: int = 8
+    vad_threshold: float = 0.45
+    vad_min_silence_ms: int = 600
+    vad_speech_pad_ms: int = 200
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    phantom_phrases: str = "speech/data/phantom_phrases.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSettings:
+    """Decoding limits and the gain normalisation applied before VAD."""
+
+    sample_rate: int = 16000
+    target_peak_dbfs: float = -3.0
+    max_gain_db: float = 40.0        # cap so a channel of line noise is not blown up into "speech"
+    max_file_mb: float = 512.0
+    max_duration_s: float = 4 * 3600.0
+    decode_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class DiarizationSettings:
+    """Who spoke when on mono calls."""
+
+    mono_backend: str = "pyannote"   # pyannote | none
+    pipeline_dir: str = ""           # a local pyannote pipeline folder; "" = embedded default
+    num_speakers: int = 2
+    max_speakers: int = 0            # 3 allows a third voice (a relative taking the phone); 0 = exactly num_speakers
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.mono_backend not in ("pyannote", "none"):
+            raise ValueError(f"diarization.mono_backend must be pyannote or none, not {self.mono_backend!r}")
+        if self.num_speakers < 1 or (self.max_speakers and self.max_speakers < self.num_speakers):
+            raise ValueError("diarization: num_speakers must be >= 1 and max_speakers 0 or >= num_speakers")
+
+
+@dataclass(frozen=True, slots=True)
+class RolesSettings:
+    channels: tuple[str, ...] = ("collector", "customer")   # channel index -> role on stereo calls
+
+    def __post_init__(self) -> None:
+        from core.domain import ROLES
+
+        bad = [r for r in self.channels if r not in ROLES]
+        if bad:
+            raise ValueError(f"roles.channels: {bad} not among {', '.join(ROLES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class UtterancesSettings:
+    max_gap_s: float = 1.2           # split one speaker's words into utterances on longer pauses
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSettings:
+    patterns: tuple[str, ...] = ("*.wav", "*.mp3", "*.m4a", "*.amr", "*.flac", "*.ogg", "*.opus", "*.aac",
+                                 "*.wma", "*.mp4")
+    exclude: tuple[str, ...] = ()    # e.g. ("*.tmp.wav",)
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceSettings:
+    """The calling rules' parameters (cross-call checks in the warehouse)."""
+
+    calling_hours_start: str = "08:00"
+    calling_hours_end: str = "21:00"
+    default_timezone: str = "Asia/Shanghai"
+    max_attempts_7d: int = 7
+    cooldown_days_after_contact: int = 7
+
+    def __post_init__(self) -> None:
+        for key in ("calling_hours_start", "calling_hours_end"):
+            if not _HHMM.match(getattr(self, key)):
+                raise ValueError(f"compliance.{key} must be HH:MM, got {getattr(self, key)!r}")
+        if self.calling_hours_start >= self.calling_hours_end:
+            raise ValueError(f"compliance.calling_hours_start ({self.calling_hours_start}) must be before"
+                             f" calling_hours_end ({self.calling_hours_end})")
+        try:
+            ZoneInfo(self.default_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"compliance.default_timezone: unknown timezone {self.default_timezone!r}") from exc
+        for key in ("max_attempts_7d", "cooldown_days_after_contact"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"compliance.{key} must be a whole number >= 0, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseSettings:
+    db: str = "var/callqa.duckdb"
+    store_raw_text: bool = False     # unredacted text in utterances_raw (grant separately)
+    retention_days: int = 730
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    workers: int = 1                 # calls processed in parallel (threads, or Dask worker processes)
+    batch_size: int = 16             # calls landed per DuckDB transaction
+    task_runner: str = "threads"     # threads | dask
+    dask_address: str = ""           # tcp://scheduler:8786 of an existing Dask cluster; "" = local cluster
+    staging_dir: str = ""            # per-call Parquet between workers and writer; "" = <db folder>/staging
+
+    def __post_init__(self) -> None:
+        if self.task_runner not in ("threads", "dask"):
+            raise ValueError(f"flow.task_runner must be threads or dask, not {self.task_runner!r}")
+        if self.workers < 1 or self.batch_size < 1:
+            raise ValueError("flow.workers and flow.batch_size must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every section, resolved; ``source`` is the TOML file read (None: defaults only)."""
+
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    diarization: DiarizationSettings = field(default_factory=DiarizationSettings)
+    roles: RolesSettings = field(default_factory=RolesSettings)
+    utterances: UtterancesSettings = field(default_factory=UtterancesSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    source: Path | None = None
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Settings":
+        """A copy with ``{"section.key": value}`` applied (None values ignored), type-checked
+        like the file."""
+        changes: dict[str, dict[str, Any]] = {}
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, _, key = dotted.partition(".")
+            changes.setdefault(section, {})[key] = value
+        return _build(changes, base=self, where="override")
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain values per section (for the run record; no secrets are held here)."""
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+
+_HINTS = typing.get_type_hints(Settings)
+SECTIONS: dict[str, type] = {f.name: _HINTS[f.name] for f in fields(Settings) if f.name != "source"}
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """``value`` as the field's type, or ValueError naming the key."""
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Path):
+            return str(value)
+    elif typing.get_origin(hint) is tuple:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(hint, "a list of strings")
+    raise ValueError(f"{where} must be {kind}, got {value!r}")
+
+
+def _build(changes: dict[str, dict[str, Any]], *, base: Settings, where: str) -> Settings:
+    sections: dict[str, Any] = {}
+    for section, values in changes.items():
+        if section not in SECTIONS:
+            raise ValueError(f"{where}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+        cls = SECTIONS[section]
+        if not isinstance(values, dict):
+            raise ValueError(f"{where}: [{section}] must be a table")
+        hints = typing.get_type_hints(cls)
+        known = [f.name for f in fields(cls)]
+        typed = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{where}: unknown setting {section}.{key} (known: {', '.join(known)})")
+            typed[key] = _coerce(f"{where}: {section}.{key}", hints[key], value)
+        sections[section] = dataclasses.replace(getattr(base, section), **typed)
+    return dataclasses.replace(base, **sections)
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then environment overrides.
+
+    Args:
+        path: a TOML file; default ``$CALLQA_CONFIG`` or ``./callqa.toml`` if it exists.
+        environ: environment to read overrides from (default ``os.environ``).
+    Raises:
+        ValueError: an unreadable file, unknown sections/keys, or a value of the wrong type.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    candidate = path or env.get("CALLQA_CONFIG")
+    if candidate is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        candidate = DEFAULT_CONFIG_NAME
+    if candidate is not None:
+        source = Path(candidate)
+        try:
+            file_data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read config {source}: {exc}") from exc
+        settings = dataclasses.replace(_build(file_data, base=settings, where=str(source)), source=source)
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith("CALLQA_") or "__" not in name:
+            continue
+        section, key = name[len("CALLQA_"):].lower().split("__", 1)
+        hint = typing.get_type_hints(SECTIONS[section]).get(key) if section in SECTIONS else None
+        if hint is None:
+            raise ValueError(f"environment {name}: unknown setting {section}.{key}")
+        overrides.setdefault(section, {})[key] = raw if hint is str else _parse_env_value(raw)
+    if overrides:
+        settings = _build(overrides, base=settings, where="environment")
+    return settings
+

@@ -1,0 +1,115 @@
+"""One recording end to end, as plain functions: decode → transcribe → roles → analyse → measure.
+
+This is the per-call wiring of speech/ and analysis/. It knows nothing of Prefect or DuckDB:
+the nightly flow, ``callqa transcribe``/``diarize`` and the benchmarks all call these, so they
+agree.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from analysis import analyze_call, redact, redaction_spans
+from analysis.roles import apply_roles, assign_roles
+from core.domain import Call, ProcessedCall, Utterance, Word
+from core.settings import Settings
+from speech.asr import Transcriber, get_transcriber
+from speech.audio import DecodedAudio, decode
+from speech.metrics import measure_call
+from speech.pipeline import CallTranscript, transcribe_call
+
+
+def transcriber_for(settings: Settings) -> Transcriber:
+    """The process-wide Whisper model for these settings (loaded on first use)."""
+    return get_transcriber(settings.asr)
+
+
+def decode_call(path: str, settings: Settings) -> DecodedAudio:
+    return decode(path, settings.audio)
+
+
+@dataclass(slots=True)
+class RoleOutcome:
+    """How sure the role assignment of one call is."""
+
+    confidence: float | None
+    needs_review: bool
+    notes: list[str]
+
+
+def assign_call_roles(transcript: CallTranscript) -> RoleOutcome:
+    """Set collector / customer / third_party on every utterance (channel convention as a
+    prior, content cues decide otherwise); unsure calls come back ``needs_review``."""
+    if not transcript.utterances:
+        return RoleOutcome(None, False, [])
+    assignment = assign_roles(transcript.utterances, transcript.role_prior)
+    apply_roles(transcript.utterances, assignment)
+    confidence = round(min(assignment.confidence.values()), 3) if assignment.confidence else None
+    return RoleOutcome(confidence, assignment.needs_review, list(assignment.reasons))
+
+
+def transcribe_audio(audio: DecodedAudio, settings: Settings,
+                     channel_roles: tuple[str, ...] | None = None) -> tuple[CallTranscript, RoleOutcome]:
+    """Speaker- and role-attributed utterances for decoded audio."""
+    transcript = transcribe_call(
+        audio, transcriber_for(settings), channel_roles=channel_roles or settings.roles.channels,
+        audio_settings=settings.audio, diarization=settings.diarization, max_gap=settings.utterances.max_gap_s,
+    )
+    return transcript, assign_call_roles(transcript)
+
+
+def mask_words(words: list[Word], text: str, spans: list[tuple[int, int, str]]) -> list[Word]:
+    """Words with the text of any word overlapping a personal-data span replaced by ``*``.
+
+    ``text`` is the utterance text built from the words (``"".join(...).strip()``).
+    """
+    if not spans:
+        return words
+    lead = len("".join(w.text for w in words)) - len("".join(w.text for w in words).lstrip())
+    out, pos = [], -lead
+    for w in words:
+        start, end = pos, pos + len(w.text)
+        pos = end
+        hit = any(s < end and start < e for s, e, _ in spans)
+        out.append(Word(w.start, w.end, "*" if hit else w.text, w.probability) if hit else w)
+    return out
+
+
+def redact_utterances(utterances: list[Utterance], keep_raw: bool) -> list[str] | None:
+    """Redact personal data in place (text and words). Returns the raw texts when kept."""
+    raw = [u.text for u in utterances] if keep_raw else None
+    for u in utterances:
+        spans = redaction_spans(u.text)
+        if spans:
+            u.words = mask_words(u.words, u.text, spans)
+            u.text = redact(u.text)
+    return raw
+
+
+def process_recording(call: Call, settings: Settings) -> ProcessedCall:
+    """Decode, transcribe, assign roles, analyse and measure one call.
+
+    Raises:
+        speech.audio.AudioError: the recording cannot be decoded (deterministic).
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    audio = decode_call(call.path, settings)
+    timings["decode"] = time.perf_counter() - t0
+    transcript, roles = transcribe_audio(audio, settings, call.channel_roles)
+    timings.update(transcript.timings)
+    t1 = time.perf_counter()
+    findings = analyze_call(transcript.utterances)
+    timings["analysis"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    metrics = measure_call(transcript.utterances, audio.duration, channel_audio=transcript.channel_audio,
+                           mono_audio=transcript.mono_audio, sample_rate=audio.sample_rate)
+    raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
+    timings["metrics"] = time.perf_counter() - t2
+    return ProcessedCall(
+        call=call, duration=round(audio.duration, 3), channels=audio.channels, source_rate=audio.source_rate,
+        codec=audio.codec, utterances=transcript.utterances, findings=findings, metrics=metrics,
+        diarization=transcript.diarization, asr_model=transcriber_for(settings).model_name,
+        roles_confidence=roles.confidence, needs_review=roles.needs_review,
+        role_notes=roles.notes, timings=timings, raw_texts=raw,
+    )
