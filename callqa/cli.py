@@ -168,6 +168,8 @@ def analyze_text(
 def export(
     db: Path = typer.Option(..., help="DuckDB file."),
     out: Path = typer.Option(..., help="Output folder."),
+    audio: bool = typer.Option(False, "--audio", help="Also write each call's recording with its masked "
+                               "numbers toned out to OUT/audio/ (16-bit WAV; never the original file)."),
 ) -> None:
     """Export Parquet partitioned by call date, and per-call RTTM and WebVTT (redacted text)."""
     from warehouse.export import export as do_export
@@ -175,6 +177,10 @@ def export(
     if not db.is_file():
         _fail(f"database {db} does not exist")
     counts = do_export(db, out)
+    if audio:
+        from callqa.report.media import export_audio
+
+        counts.update(export_audio(db, out / "audio", _settings(None).audio))
     console.print(json.dumps(counts))
 
 

@@ -58,7 +58,8 @@ ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (
 def report(
     db: Optional[Path] = DbOpt,
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder for the HTML report (created)."),
-    audio: bool = typer.Option(True, "--audio/--no-audio", help="Copy recordings next to the call pages."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Put each recording, with its masked numbers "
+                               "toned out, next to its call page (the original file is never copied)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Write a self-contained HTML report: overview, review queue, a page per call.
@@ -80,7 +81,9 @@ def report(
         _fail(str(exc), code=3)
     console.print(f"report for {result.calls} call(s), {result.flagged} flagged finding(s) written to "
                   f"[bold]{result.out / 'index.html'}[/bold] in {result.seconds:.1f} s"
-                  + (f"; {result.audio_missing} recording(s) missing" if result.audio_missing else ""),
+                  + (f"; {result.audio_missing} recording(s) missing" if result.audio_missing else "")
+                  + (f"; {result.audio_changed} recording(s) changed since processing, not played"
+                     if result.audio_changed else ""),
                   highlight=False)
 
 

@@ -18,6 +18,7 @@ from callqa.report.media import AudioCopy, place_audio
 from core.filenames import safe_name
 from core.settings import Settings
 from warehouse.artifacts import register_artifact
+from warehouse.redaction import call_audio
 from warehouse.reporting import Reports
 from warehouse.store import Warehouse, WarehouseBusy
 
@@ -41,6 +42,7 @@ class ReportResult:
     audio_ok: int
     audio_missing: int
     seconds: float
+    audio_changed: int = 0
 
 
 def slug(call_id: str) -> str:
@@ -151,7 +153,8 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
 
     Args:
         settings: ``[compliance]`` gives the calling hours, caps and default timezone.
-        audio: copy/transcode recordings next to the pages (False: pages without players).
+        audio: write each recording next to its page with its masked spans toned out (never
+            the original file); False: pages without players.
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -162,7 +165,7 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     env = environment()
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     common = {"generated": generated, "db_name": Path(db).name, "settings": asdict(compliance)}
-    audio_ok = audio_missing = 0
+    audio_ok = audio_missing = audio_changed = 0
     with Reports(db, compliance) as rep:
         kpis = rep.kpis()
         flagged = rep.flagged()
@@ -185,14 +188,18 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
         for call in calls:
             name = slug(call["call_id"])
             call["page"] = page_href(call["call_id"])
-            copy = (place_audio(call["path"], call["size_bytes"], call["codec"], out / "audio", name, quote(name))
-                    if audio
-                    else AudioCopy(None, "off", "Audio was left out of this report (--no-audio)."))
+            rec = call_audio(rep.con, call["call_id"]) if audio else None
+            if rec:  # redacted audio, never the original file
+                copy = place_audio(rec, out / "audio", name, quote(name), settings.audio)
+            else:
+                copy = AudioCopy(None, "missing" if audio else "off", "The call has no landed recording."
+                                 if audio else "Audio was left out of this report (--no-audio).")
             if copy.href:
                 audio_ok += 1
                 media.add(name + Path(copy.href).suffix)
             else:
                 audio_missing += copy.status == "missing"
+                audio_changed += copy.status == "changed"
             findings = rep.findings(call["call_id"])
             for f in findings:
                 f["anchor"] = f["finding_id"].rsplit("#", 1)[-1]
@@ -213,4 +220,4 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     _register(db, out)
     seconds = time.perf_counter() - t0
     logger.info("report: %d call(s), %d flagged finding(s) in %.2f s", len(calls), len(flagged), seconds)
-    return ReportResult(out, len(calls), len(flagged), audio_ok, audio_missing, seconds)
+    return ReportResult(out, len(calls), len(flagged), audio_ok, audio_missing, seconds, audio_changed)

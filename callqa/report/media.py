@@ -1,23 +1,44 @@
-"""Put a call's recording next to the report: copied when a browser plays it, else
-transcoded to 16-bit PCM WAV with PyAV; a missing or changed file is reported, not fatal."""
+"""Redacted audio for the report and exports: the recording decoded, the spans of its masked
+words toned out (speech.redact_audio), written as 16-bit PCM WAV at the source rate.
+
+The original file is never copied. A recording that is gone, or whose content hash differs
+from the one it was processed with (the masked times would no longer line up), is reported,
+not rendered.
+"""
 from __future__ import annotations
 
+import dataclasses
 import logging
-import shutil
+import os
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from core.filenames import safe_name
+from core.files import sha256_file
+from core.settings import AudioSettings
+from speech.audio import AudioError, decode
+from speech.redact_audio import redact_audio
+from warehouse.redaction import CallAudio, call_audio, landed_calls
+from warehouse.store import Warehouse
+
 logger = logging.getLogger("callqa")
 
-BROWSER_EXTS = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm"}
-BROWSER_WAV_CODECS = {"pcm_s16le", "pcm_u8", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
+NOTES = {
+    "missing": "The recording is no longer at its archive path.",
+    "changed": "The recording has changed since it was processed (its content hash differs), so the "
+               "redacted audio cannot be lined up with the transcript; it is not played.",
+    "failed": "The recording could not be decoded for redaction and playback.",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class AudioCopy:
-    """Where the page finds the recording (relative to the report root), or why it cannot.
+    """Where the page finds the redacted recording (relative to the report root), or why not.
 
-    status: ok | changed (file differs in size from what was processed) | missing | failed.
+    status: ok | changed (content hash differs from what was processed) | missing | failed | off.
     """
 
     href: str | None
@@ -25,50 +46,72 @@ class AudioCopy:
     note: str = ""
 
 
-def _up_to_date(src: Path, dest: Path) -> bool:
-    return dest.is_file() and dest.stat().st_mtime >= src.stat().st_mtime and dest.stat().st_size > 0
-
-
-def transcode_wav(src: Path, dest: Path) -> None:
-    """Decode any PyAV-readable audio and write 16-bit PCM WAV with the same rate/channels."""
-    import av
-
-    tmp = dest.with_suffix(".tmp.wav")
-    with av.open(str(src)) as inp, av.open(str(tmp), "w", format="wav") as out:
-        ist = inp.streams.audio[0]
-        layout = ist.layout.name if ist.layout else "mono"
-        ost = out.add_stream("pcm_s16le", rate=ist.rate, layout=layout)
-        resampler = av.AudioResampler(format="s16", layout=layout, rate=ist.rate)
-        for frame in inp.decode(ist):
-            for f in resampler.resample(frame):
-                out.mux(ost.encode(f))
-        for f in resampler.resample(None):
-            out.mux(ost.encode(f))
-        out.mux(ost.encode(None))
-    tmp.replace(dest)
-
-
-def place_audio(path: str, size_bytes: int | None, codec: str | None, audio_dir: Path, slug: str,
-                url_slug: str) -> AudioCopy:
-    """Copy or transcode the recording at ``path`` into ``audio_dir`` as ``slug.<ext>``
-    (``url_slug`` is the same name URL-quoted, used in the returned href)."""
-    src = Path(path)
-    if not src.is_file():
-        return AudioCopy(None, "missing", "The recording is no longer at its archive path.")
-    status, note = "ok", ""
-    if size_bytes and src.stat().st_size != size_bytes:
-        status, note = "changed", "The recording has changed since it was processed; transcript times may not match."
-    ext = src.suffix.lower()
-    playable = ext in BROWSER_EXTS and (ext != ".wav" or (codec or "pcm_s16le") in BROWSER_WAV_CODECS)
-    dest = audio_dir / f"{slug}{ext if playable else '.wav'}"
+def write_wav(samples: np.ndarray, rate: int, dest: Path) -> None:
+    """Write float samples (channels, n) as 16-bit PCM WAV, atomically (temp file + rename)."""
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
+    tmp = dest.with_name(f".{dest.name}.tmp")
     try:
-        if not _up_to_date(src, dest):
-            audio_dir.mkdir(parents=True, exist_ok=True)
-            if playable:
-                shutil.copyfile(src, dest)
-            else:
-                transcode_wav(src, dest)
-    except Exception as exc:  # noqa: BLE001  (any decoder/OS error: the page says so)
-        logger.warning("cannot prepare audio for %s: %s", slug, type(exc).__name__)
-        return AudioCopy(None, "failed", f"The recording could not be prepared for the browser ({type(exc).__name__}).")
-    return AudioCopy(f"audio/{url_slug}{dest.suffix}", status, note)
+        with wave.open(str(tmp), "wb") as fh:
+            fh.setnchannels(int(samples.shape[0]))
+            fh.setsampwidth(2)
+            fh.setframerate(int(rate))
+            fh.writeframes(np.ascontiguousarray(pcm.T).tobytes())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_recording(rec: CallAudio) -> str:
+    """ok, missing (not a file, or unreadable) or changed (content hash differs)."""
+    src = Path(rec.path)
+    try:
+        if not src.is_file():
+            return "missing"
+        return "ok" if rec.sha256 and sha256_file(src) == rec.sha256 else "changed"
+    except OSError:
+        return "missing"
+
+
+def write_redacted(rec: CallAudio, dest: Path, settings: AudioSettings) -> str:
+    """Write ``rec``'s recording with its masked spans toned out to ``dest`` (a .wav).
+
+    Returns the status: ok, missing, changed, or failed (cannot be decoded within the
+    ``[audio]`` limits). Unless ok, an earlier file at ``dest`` is removed: it may no longer
+    match the recording.
+    """
+    status = check_recording(rec)
+    if status == "ok":
+        try:
+            audio = decode(rec.path, dataclasses.replace(settings, sample_rate=rec.source_rate or settings.sample_rate))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_wav(redact_audio(audio.samples, audio.sample_rate, rec.spans), audio.sample_rate, dest)
+        except (AudioError, OSError, ValueError, wave.Error) as exc:
+            logger.warning("cannot write redacted audio for %s: %s", dest.stem, type(exc).__name__)
+            status = "failed"
+    if status != "ok":
+        dest.unlink(missing_ok=True)
+    return status
+
+
+def place_audio(rec: CallAudio, audio_dir: Path, slug: str, url_slug: str, settings: AudioSettings) -> AudioCopy:
+    """The redacted recording of ``rec`` in ``audio_dir`` as ``slug.wav`` (``url_slug`` is the
+    same name URL-quoted, used in the returned href)."""
+    status = write_redacted(rec, audio_dir / f"{slug}.wav", settings)
+    if status == "ok":
+        return AudioCopy(f"audio/{url_slug}.wav", status)
+    return AudioCopy(None, status, NOTES[status])
+
+
+def export_audio(db: str | Path, folder: Path, settings: AudioSettings) -> dict[str, int]:
+    """``callqa export --audio``: every landed call's redacted recording as ``folder/<name>.wav``.
+
+    Returns how many calls ended in each status (audio_ok, audio_missing, audio_changed,
+    audio_failed).
+    """
+    with Warehouse(db, read_only=True) as wh:
+        recs = [call_audio(wh.con, call_id) for call_id in landed_calls(wh.con)]
+    counts = dict.fromkeys(("audio_ok", "audio_missing", "audio_changed", "audio_failed"), 0)
+    for rec in recs:
+        if rec is not None:
+            counts[f"audio_{write_redacted(rec, folder / f'{safe_name(rec.call_id)}.wav', settings)}"] += 1
+    return counts
