@@ -185,6 +185,7 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
     result = runner.invoke(app, ["report", "--db", str(db), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "18 call(s)" in result.output and "11 recording(s) missing" in result.output
+    assert "1 recording(s) changed" in result.output  # raw/one: another hash than its file's
     pages = {p.name for p in (out / "calls").glob("*.html")}
     assert "dev_call_05.html" in pages and "syn__b3 <hostile>.html" in pages and len(pages) == 18
     everything = "\n".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
@@ -196,7 +197,10 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
     assert "http://" not in everything and "https://" not in everything  # nothing from the network
     page = (out / "calls" / "dev_call_05.html").read_text(encoding="utf-8")
     assert 'src="../audio/dev_call_05.wav"' in page and 'data-seek="13.485"' in page
-    assert (out / "audio" / "dev_call_05.wav").read_bytes() == (shared_data / "calls" / "dev_call_05.stereo.wav").read_bytes()
+    # redacted audio (the [电话] utterance toned out), never a copy of the recording
+    assert (out / "audio" / "dev_call_05.wav").read_bytes() != (shared_data / "calls" / "dev_call_05.stereo.wav").read_bytes()
+    assert "has changed since it was processed" in (out / "calls" / "raw__one.html").read_text(encoding="utf-8")
+    assert not (out / "audio" / "raw__one.wav").exists()
     assert "Recording not available" in (out / "calls" / "syn__b1-0.html").read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<svg") >= 3 and "outside calling hours" in index and "dev_call_02" in index
@@ -214,22 +218,26 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
     assert refused.exit_code == 2 and "not a callqa report folder" in refused.output
 
 
-def test_mu_law_recording_is_transcoded(tmp_path, shared_data):
+def test_mu_law_recording_is_transcoded(tmp_path, shared_data, cfg):
     import av
 
     from callqa.report.media import place_audio
+    from core.files import sha256_file
     from tests.audio_tools import decode_at
     from tests.audio_tools import encode
+    from warehouse.redaction import CallAudio
 
     audio = decode_at(shared_data / "calls" / "dev_call_05.stereo.wav", 8000)
     src = encode(audio.samples[:, :8000 * 3], 8000, tmp_path / "ulaw.wav", "pcm_mulaw", "wav")
-    copy = place_audio(str(src), src.stat().st_size, "pcm_mulaw", tmp_path / "audio", "a b", "a%20b")
+    rec = CallAudio("a b", str(src), sha256_file(src), 8000, [])
+    copy = place_audio(rec, tmp_path / "audio", "a b", "a%20b", cfg.audio)
     assert (copy.status, copy.href) == ("ok", "audio/a%20b.wav")
     with av.open(str(tmp_path / "audio" / "a b.wav")) as fh:
         stream = fh.streams.audio[0]
         assert (stream.codec_context.name, stream.rate, stream.channels) == ("pcm_s16le", 8000, 2)
         assert fh.duration / 1e6 == pytest.approx(3.0, abs=0.05)
-    assert place_audio(str(tmp_path / "gone.wav"), 1, None, tmp_path / "audio", "g", "g").status == "missing"
+    gone = CallAudio("g", str(tmp_path / "gone.wav"), "x", 8000, [])
+    assert place_audio(gone, tmp_path / "audio", "g", "g", cfg.audio).status == "missing"
 
 
 def test_old_database_is_migrated_for_reports(tmp_path, cfg):

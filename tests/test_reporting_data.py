@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from core.domain import Call, Finding, ProcessedCall, Utterance, Word
+from core.files import sha256_file
 from speech.metrics import measure_call
 from warehouse.store import Warehouse
 
@@ -66,7 +67,7 @@ def scripted_calls(calls_dir: Path, team: str = "T1", campaign: str = "card-2026
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         roles = tuple(meta["channels"][k] for k in sorted(meta["channels"]))
         audio = calls_dir / meta["audio"]["stereo"]
-        call = Call(call_id=meta["call_id"], path=str(audio), sha256=f"gt-{meta['call_id']}",
+        call = Call(call_id=meta["call_id"], path=str(audio), sha256=sha256_file(audio),
                     size_bytes=audio.stat().st_size, collector_id=meta["collector_id"],
                     account_id=meta["account_id"], started_at=datetime.fromisoformat(meta["started_at"]),
                     timezone=meta["timezone"], direction="outbound", campaign=campaign, team=team,

@@ -249,3 +249,16 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     purged = CliRunner().invoke(app, ["purge", "--db", str(db), "--call-id", "dev_call_05", "--yes"])
     assert purged.exit_code == 0, purged.output
     assert not (tmp_path / "exp" / "audio" / "dev_call_05.wav").exists()
+
+
+def test_undecodable_recording_is_named_not_copied(tmp_path, repo_root, cfg):
+    from callqa.report.media import place_audio
+    from warehouse.redaction import CallAudio
+
+    broken = repo_root / "samples" / "calls" / "broken_upload.wav"
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "b.wav").write_bytes(b"an earlier render")
+    copy = place_audio(CallAudio("b", str(broken), sha256_file(broken), 8000, []), tmp_path / "audio", "b", "b",
+                       cfg.audio)
+    assert (copy.status, copy.href) == ("failed", None) and "could not be decoded" in copy.note
+    assert list((tmp_path / "audio").iterdir()) == []
