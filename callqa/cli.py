@@ -57,6 +57,7 @@ def print_summary(summary: dict) -> None:
     table.add_row("recordings found", str(summary["discovered"]))
     table.add_row("landed this run", f"{summary['landed']} ({summary['audio_minutes']} audio min)")
     table.add_row("skipped (already landed)", str(summary["skipped"]))
+    table.add_row("skipped (purged)", str(summary.get("skipped_purged", 0)))
     table.add_row("failed", str(summary["failed"]))
     flags = ", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"
     table.add_row("flags by kind", flags)
@@ -170,17 +171,27 @@ def export(
     out: Path = typer.Option(..., help="Output folder."),
     audio: bool = typer.Option(False, "--audio", help="Also write each call's recording with its masked "
                                "numbers toned out to OUT/audio/ (16-bit WAV; never the original file)."),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Export Parquet partitioned by call date, and per-call RTTM and WebVTT (redacted text)."""
+    """Export Parquet partitioned by call date, and per-call RTTM and WebVTT (redacted text).
+
+    OUT must be new, empty, or an earlier export (it holds a .callqa-export marker)."""
+    from warehouse.export import ExportError
     from warehouse.export import export as do_export
+    from warehouse.store import WarehouseBusy
 
     if not db.is_file():
         _fail(f"database {db} does not exist")
-    counts = do_export(db, out)
-    if audio:
-        from callqa.report.media import export_audio
+    try:
+        counts = do_export(db, out)
+        if audio:
+            from callqa.report.media import export_audio
 
-        counts.update(export_audio(db, out / "audio", _settings(None).audio))
+            counts.update(export_audio(db, out, _settings(config).audio))
+    except (ExportError, OSError) as exc:
+        _fail(str(exc))
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
     console.print(json.dumps(counts))
 
 
@@ -192,20 +203,32 @@ def purge(
     older_than_days: Optional[int] = typer.Option(
         None, help="Remove calls older than this many days (the configured retention when given as 0)."),
     yes: bool = typer.Option(False, "--yes", help="Do it; without this only lists what would go."),
+    lift: bool = typer.Option(False, "--lift", help="Let purged recordings of these calls (--call-id, "
+                              "--account-id) be processed again by later runs."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Remove calls from every table and from registered exports and reports, and record the purge."""
+    """Remove calls from every table and from the files callqa wrote (exports, reports), keep
+    them from landing again, and record the purge."""
+    from warehouse.purge import lift as do_lift
     from warehouse.purge import purge as do_purge
     from warehouse.purge import select_calls
     from warehouse.store import Warehouse, WarehouseBusy
 
     settings = _settings(config)
+    if not db.is_file():
+        _fail(f"database {db} does not exist")
+    if lift and older_than_days is not None:
+        _fail("--lift takes --call-id or --account-id, not an age")
     if older_than_days == 0:
         older_than_days = settings.warehouse.retention_days
     criteria = ", ".join(f"{k}={v}" for k, v in (("call_id", ",".join(call_id or []) or None),
                                                ("account_id", account_id), ("older_than_days", older_than_days)) if v)
     try:
         with Warehouse(db) as wh:
+            if lift:
+                n = do_lift(wh, call_ids=call_id, account_id=account_id)
+                console.print(f"lifted the purge of {n} call(s): later runs may land them again")
+                return
             ids = select_calls(wh, call_ids=call_id, account_id=account_id, older_than_days=older_than_days)
             if not yes:
                 console.print(f"{len(ids)} call(s) match {criteria}; add --yes to purge them")
@@ -215,7 +238,27 @@ def purge(
         _fail(str(exc))
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
-    console.print(f"purged {len(result.call_ids)} call(s): {result.rows_deleted} rows, {result.files_removed} files")
+    console.print(f"purged {len(result.call_ids)} call(s): {result.rows_deleted} rows, {result.files_removed} files"
+                  f" removed, {result.files_rewritten} export files rewritten", highlight=False)
+    _rebuild_overviews(db, result.reports, settings)
+    for folder in result.unrecorded:
+        err.print(f"[yellow]warning:[/yellow] {folder} was written before callqa recorded its files, so the purge"
+                  " left it alone: delete it, or write it again with `callqa export` / `callqa report`",
+                  highlight=False)
+
+
+def _rebuild_overviews(db: Path, folders: list[Path], settings: Settings) -> None:
+    """Re-render the overview pages of report folders that listed purged calls (the purge
+    deleted them); a failure leaves the folder without overview pages and says how to fix it."""
+    from callqa.report import rebuild_overview
+
+    for folder in folders:
+        try:
+            rebuild_overview(db, folder, settings)
+            console.print(f"report {folder}: overview pages rebuilt", highlight=False)
+        except Exception as exc:  # noqa: BLE001  (the purge is done; say how to finish the report)
+            err.print(f"[yellow]warning:[/yellow] report {folder}: overview pages removed, not rebuilt ({exc});"
+                      f" run `callqa report --out {folder}`", highlight=False)
 
 
 @models_app.command("install")

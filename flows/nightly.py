@@ -19,6 +19,7 @@ from flows.progress import RunProgress
 from flows.recording import process_recording
 from speech.audio import AudioError
 from warehouse.artifacts import register_artifact
+from warehouse.purge import purged_keys, record_purged_skips
 from warehouse.staging import StagedRef, find_staged, read_staged, remove_staged, stage_call, write_staged
 from warehouse.store import Warehouse
 
@@ -83,6 +84,20 @@ def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Cal
     return todo, len(calls) - len(todo)
 
 
+def skip_purged(calls: list[Call], failures: list[Failure], wh: Warehouse) -> tuple[list[Call], list[Failure], int]:
+    """What may land: a recording whose call id or content hash was purged never lands again,
+    not even as a failure (until ``callqa purge --lift``). Returns (calls, failures, how many
+    calls and failures were left out)."""
+    ids, hashes = purged_keys(wh)
+
+    def purged(call_id: str | None, sha256: str | None) -> bool:
+        return call_id in ids or bool(sha256 and sha256 in hashes)
+
+    kept = [c for c in calls if not purged(c.call_id, c.sha256)]
+    kept_failures = [f for f in failures if not purged(f.call_id, f.sha256)]
+    return kept, kept_failures, len(calls) - len(kept) + len(failures) - len(kept_failures)
+
+
 @flow(name="nightly", persist_result=False, log_prints=False)
 def nightly(
     archive: str,
@@ -115,7 +130,8 @@ def nightly(
                                    default_tz=settings.compliance.default_timezone)
         seen_failures = wh.known_manifest_failures()
         failures = [f for f in failures if (f.reason, f.message) not in seen_failures]  # reported once
-        todo, skipped = plan(calls, wh, retry_failed)
+        landable, failures, purged = skip_purged(calls, failures, wh)
+        todo, skipped = plan(landable, wh, retry_failed)
         staging = staging_dir(settings)
         register_artifact(wh, staging, "staging")
         left_over = find_staged(staging)
@@ -125,12 +141,14 @@ def nightly(
         wanted = {(c.call_id, c.sha256) for c in todo}
         remove_staged([ref for key, ref in left_over.items() if key not in wanted])  # stale: landed or replaced
         todo = [c for c in todo if (c.call_id, c.sha256) not in left_over]
-        log.info("run %s: %d recordings found, %d to process, %d already landed", run_id, len(calls), len(todo), skipped)
+        log.info("run %s: %d recordings found, %d to process, %d already landed, %d purged (not landed again)",
+                 run_id, len(calls), len(todo), skipped, purged)
         landed, failed = 0, len([f for f in failures if f.stage != "manifest"])
+        by_id = {c.call_id: c for c in calls}  # metadata for the calls rows of failed calls
         batch_size = settings.flow.batch_size
 
         def land(refs: list[StagedRef], fails: list[Failure]) -> None:
-            wh.land([read_staged(r) for r in refs], fails, run_id)
+            wh.land([read_staged(r) for r in refs], fails, run_id, calls=by_id)
             failpoint("batch-landed")
             remove_staged(refs)
 
@@ -169,6 +187,7 @@ def nightly(
             landed += len(pending)
         wh.finish_run(run_id, discovered=len(calls), skipped=skipped, landed=landed, failed=failed,
                       audio_seconds=audio_seconds)
+        record_purged_skips(wh, run_id, purged)
         summary = wh.run_summary(run_id)
     log.info("run %s finished: %d landed, %d failed, %d skipped", run_id, landed, failed, skipped)
     return summary

@@ -1,6 +1,7 @@
 """Purge by call, account and age: every table, exports, reports; recorded; retention floor."""
 from datetime import datetime, timedelta, timezone
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.test_warehouse import processed
@@ -38,7 +39,9 @@ def test_purge_everywhere_and_recorded(tmp_path):
     assert record[:3] == ("account_id=A-ERASE", 1, 6) and record[3] == result.files_removed > 0
     assert not (out / "vtt" / "gone.1.vtt").exists() and not (out / "rttm" / "gone.1.rttm").exists()
     assert (out / "vtt" / "keep.vtt").is_file() and kept == 3
-    assert not (out / "parquet").exists()  # mixed files: removed whole, `callqa export` rebuilds
+    # the partition that mixed it with other calls is rewritten without it
+    part = pq.read_table(out / "parquet" / "utterances" / "call_date=2026-11-03")
+    assert set(part["call_id"].to_pylist()) == {"keep"} and result.files_rewritten == 4
 
 
 def test_retention_floor_and_age(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from core.domain import Failure, ProcessedCall
+from core.domain import Call, Failure, ProcessedCall
 from core.failpoints import failpoint
 from warehouse import logger, tables
 from warehouse.staging import StagedCall, stage_call
@@ -102,11 +103,13 @@ class Warehouse:
         return len(rows)
 
     # -- landing -------------------------------------------------------------------------
-    def land(self, results: list[StagedCall | ProcessedCall], failures: list[Failure], run_id: str) -> None:
+    def land(self, results: list[StagedCall | ProcessedCall], failures: list[Failure], run_id: str,
+             calls: Mapping[str, Call] | None = None) -> None:
         """Land a batch in one transaction: processed calls replace any earlier version of
         themselves; failures are recorded (a failed call that never landed gets a calls row
-        with status 'failed'; a landed call whose file changed into something broken keeps
-        its landed rows). Calls are best staged to Arrow by the workers (``staging.stage_call``)."""
+        with status 'failed', with its metadata from ``calls`` by call id; a landed call whose
+        file changed into something broken keeps its landed rows). Calls are best staged to
+        Arrow by the workers (``staging.stage_call``)."""
         if not results and not failures:
             return
         now = _now()
@@ -119,7 +122,7 @@ class Warehouse:
             name: pa.concat_tables([s.tables[name] for s in staged]).combine_chunks() if staged else None
             for name in ("calls", "utterances", "utterances_raw", "findings", "call_metrics")
         }
-        failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now)
+        failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now, calls)
         batch["calls"] = pa.concat_tables(
             ([tables.stamp_calls(batch["calls"], run_id, now)] if staged else []) + [failed_rows])
         batch["failures"] = tables.failures_table(failures, run_id, now)
@@ -151,7 +154,8 @@ class Warehouse:
     def run_summary(self, run_id: str) -> dict[str, Any]:
         """Counts for one run plus flags by kind over the calls it landed."""
         run = self.con.execute(
-            "SELECT n_discovered, n_skipped, n_landed, n_failed, audio_seconds, status FROM runs WHERE run_id = ?",
+            "SELECT n_discovered, n_skipped, n_landed, n_failed, audio_seconds, status, coalesce(n_purged, 0)"
+            " FROM runs WHERE run_id = ?",
             [run_id]).fetchone()
         flags = self.con.execute(
             "SELECT f.kind, count(*) FROM findings f JOIN calls c USING (call_id) WHERE c.run_id = ?"
@@ -161,7 +165,7 @@ class Warehouse:
         totals = self.con.execute(
             "SELECT count(*), coalesce(sum(duration_s), 0) FROM calls WHERE status = 'ok'").fetchone()
         return {
-            "run_id": run_id, "status": run[5], "discovered": run[0], "skipped": run[1], "landed": run[2],
+            "run_id": run_id, "status": run[5], "discovered": run[0], "skipped": run[1], "skipped_purged": run[6], "landed": run[2],
             "failed": run[3], "audio_minutes": round((run[4] or 0) / 60.0, 2),
             "flags": dict(flags), "failures": [list(f) for f in failures],
             "db_calls": totals[0], "db_minutes": round(totals[1] / 60.0, 2), "db": str(self.path),

@@ -1,11 +1,12 @@
 """Arrow schemas and the column-wise builders that turn processed calls into warehouse rows."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from core.domain import Failure, ProcessedCall, storable
+from core.domain import Call, Failure, ProcessedCall, storable
 
 WORD = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string()), ("probability", pa.float64())])
 TS = pa.timestamp("us", tz="UTC")
@@ -48,27 +49,41 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _metadata(c: Call | None) -> dict:
+    """The manifest's facts about a call (who, which account, when): on every calls row."""
+    if c is None:
+        return {}
+    return dict(collector_id=c.collector_id, account_id=c.account_id, started_at=_utc(c.started_at),
+                timezone=c.timezone, direction=c.direction, campaign=c.campaign, team=c.team,
+                channel_roles=list(c.channel_roles) if c.channel_roles else None)
+
+
 def calls_table(results: list[ProcessedCall], run_id: str | None, now: datetime | None) -> pa.Table:
     rows = []
     for r in results:
         c = r.call
         rows.append(dict(
             call_id=c.call_id, sha256=c.sha256, path=storable(c.path), size_bytes=c.size_bytes, status="ok", error=None,
-            duration_s=r.duration, channels=r.channels, source_rate=r.source_rate, codec=r.codec,
-            collector_id=c.collector_id, account_id=c.account_id, started_at=_utc(c.started_at),
-            timezone=c.timezone, direction=c.direction, campaign=c.campaign, team=c.team,
-            channel_roles=list(c.channel_roles) if c.channel_roles else None, diarization=r.diarization,
-            asr_model=r.asr_model, roles_confidence=r.roles_confidence, needs_review=r.needs_review,
-            role_notes=list(r.role_notes), run_id=run_id, landed_at=now,
+            duration_s=r.duration, channels=r.channels, source_rate=r.source_rate, codec=r.codec, **_metadata(c),
+            diarization=r.diarization, asr_model=r.asr_model, roles_confidence=r.roles_confidence,
+            needs_review=r.needs_review, role_notes=list(r.role_notes), run_id=run_id, landed_at=now,
         ))
     return pa.Table.from_pylist(rows, schema=CALLS)
 
 
-def failed_calls_table(failures: list[Failure], sizes: dict[str, int], run_id: str, now: datetime) -> pa.Table:
-    rows = [dict(
-        call_id=f.call_id, sha256=f.sha256 or "", path=storable(f.path) or "", size_bytes=sizes.get(f.call_id or ""),
-        status="failed", error=storable(f"{f.stage}/{f.reason}: {f.message}"), run_id=run_id, landed_at=now,
-    ) for f in failures]
+def failed_calls_table(failures: list[Failure], sizes: dict[str, int], run_id: str, now: datetime,
+                       calls: Mapping[str, Call] | None = None) -> pa.Table:
+    """Rows for calls that failed; ``calls`` (by call id) gives their manifest metadata, so that
+    a failed call is found by account, collector and date like a landed one (purges included)."""
+    calls = calls or {}
+    rows = []
+    for f in failures:
+        call = calls.get(f.call_id or "")
+        rows.append(dict(
+            call_id=f.call_id, sha256=f.sha256 or "", path=storable(f.path) or "",
+            size_bytes=sizes.get(f.call_id or "", call.size_bytes if call else None), status="failed",
+            error=storable(f"{f.stage}/{f.reason}: {f.message}"), **_metadata(call), run_id=run_id, landed_at=now,
+        ))
     return pa.Table.from_pylist(rows, schema=CALLS)
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
@@ -17,9 +16,9 @@ from callqa.report import charts
 from callqa.report.media import AudioCopy, place_audio
 from core.filenames import safe_name
 from core.settings import Settings
-from warehouse.artifacts import register_artifact
+from warehouse.artifacts import Written, record_files, recorded_files, register_artifact, replace_recorded, write_atomic
 from warehouse.redaction import call_audio
-from warehouse.reporting import Reports
+from warehouse.reporting import Reports, ensure_schema
 from warehouse.store import Warehouse, WarehouseBusy
 
 logger = logging.getLogger("callqa")
@@ -46,7 +45,8 @@ class ReportResult:
 
 
 def slug(call_id: str) -> str:
-    """The file name stem of a call's page and audio: the name exports use, so purges find them."""
+    """The file name stem of a call's page and audio (the name exports use). Purges find the
+    files by the paths recorded when they were written, not by this name."""
     return safe_name(call_id)
 
 
@@ -103,27 +103,26 @@ def _prepare_out(out: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise ReportError(f"{out} is not empty and is not a callqa report folder; choose another --out")
     (out / "calls").mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by callqa report\n", encoding="utf-8")
+    write_atomic(out / MARKER, "written by callqa report\n")
     static = out / "static"
     static.mkdir(exist_ok=True)
     for name in ("report.css", "report.js"):
-        shutil.copyfile(HERE / "static" / name, static / name)
+        write_atomic(static / name, (HERE / "static" / name).read_bytes())
 
 
-def _prune(folder: Path, keep: set[str]) -> None:
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.is_file() and path.name not in keep:
-                path.unlink()
-
-
-def _register(db: str | Path, out: Path) -> None:
-    """Record the report folder as an artifact so `callqa purge` reaches its call pages."""
+def _register(db: str | Path, out: Path, written: list[Written], *, full: bool) -> None:
+    """Record the report folder and the files written into it, so that `callqa purge` reaches
+    exactly those. After a full build (``full``), files an earlier build wrote for calls gone
+    since are deleted (only files callqa recorded writing)."""
     try:
         with Warehouse(db) as wh:
             register_artifact(wh, out, "report")
+            if full:
+                replace_recorded(wh, out, written)
+            else:
+                record_files(wh, out, written)
     except WarehouseBusy:
-        logger.warning("database busy: report folder %s not registered for purges; run the report again later", out)
+        logger.warning("database busy: report folder %s not recorded for purges; run the report again later", out)
 
 
 def _overview_charts(rep: Reports) -> dict[str, Any]:
@@ -148,8 +147,44 @@ def _overview_charts(rep: Reports) -> dict[str, Any]:
     }
 
 
+def _common(db: str | Path, settings: Settings) -> dict[str, Any]:
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return {"generated": generated, "db_name": Path(db).name, "settings": asdict(settings.compliance)}
+
+
+def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str, Any],
+                    pages: dict[str, str]) -> tuple[list[Written], int]:
+    """Write index.html, queue.html and calls.html. ``pages`` maps call id to its page's href
+    (relative to calls/): the queue and call list show the calls that have a page here;
+    breaches of other calls (failed ones) are listed without a link.
+    Returns (the files written, the number of flagged findings listed)."""
+    flagged = [row for row in rep.flagged() if row["call_id"] in pages]
+    for row in flagged:
+        row["page"] = pages[row["call_id"]]
+        row["anchor"] = row["finding_id"].rsplit("#", 1)[-1]
+    breaches = rep.compliance_breaches()
+    for row in breaches:
+        row["page"] = pages.get(row["call_id"])
+    calls = [row for row in rep.calls() if row["call_id"] in pages]
+    for row in calls:
+        row["page"] = pages[row["call_id"]]
+    files = {
+        "index.html": env.get_template("index.html").render(
+            page="overview", root="", kpis=rep.kpis(), breaches=breaches, precision=rep.precision(),
+            missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
+            weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common),
+        "queue.html": env.get_template("queue.html").render(page="queue", root="", flagged=flagged, **common),
+        "calls.html": env.get_template("calls.html").render(
+            page="calls", root="", calls=calls, by_call=rep.call_breaches(), **common),
+    }
+    for name, text in files.items():
+        write_atomic(out / name, text)
+    return [(out / name, "overview", None) for name in files], len(flagged)
+
+
 def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True) -> ReportResult:
-    """Write the report for ``db`` into ``out`` (read-only on the database).
+    """Write the report for ``db`` into ``out`` (read-only on the database; the files written
+    are then recorded in it for purges).
 
     Args:
         settings: ``[compliance]`` gives the calling hours, caps and default timezone.
@@ -158,33 +193,17 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     """
     t0 = time.perf_counter()
     out = Path(out)
-    compliance = settings.compliance
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
     _prepare_out(out)
+    out = out.resolve()
     env = environment()
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    common = {"generated": generated, "db_name": Path(db).name, "settings": asdict(compliance)}
+    common = _common(db, settings)
     audio_ok = audio_missing = audio_changed = 0
-    with Reports(db, compliance) as rep:
-        kpis = rep.kpis()
-        flagged = rep.flagged()
-        breaches = rep.compliance_breaches()
+    written: list[Written] = []
+    with Reports(db, settings.compliance) as rep:
         calls = rep.calls()
-        for row in flagged:
-            row["page"] = page_href(row["call_id"])
-            row["anchor"] = row["finding_id"].rsplit("#", 1)[-1]
-        for row in breaches:
-            row["page"] = page_href(row["call_id"])
-        overview = _overview_charts(rep)
-        (out / "index.html").write_text(env.get_template("index.html").render(
-            page="overview", root="", kpis=kpis, breaches=breaches, precision=rep.precision(),
-            missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
-            weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **overview, **common), encoding="utf-8")
-        (out / "queue.html").write_text(env.get_template("queue.html").render(
-            page="queue", root="", flagged=flagged, **common), encoding="utf-8")
         by_call = rep.call_breaches()
-        pages, media = set(), set()
         for call in calls:
             name = slug(call["call_id"])
             call["page"] = page_href(call["call_id"])
@@ -196,7 +215,7 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
                                  if audio else "Audio was left out of this report (--no-audio).")
             if copy.href:
                 audio_ok += 1
-                media.add(name + Path(copy.href).suffix)
+                written.append((out / "audio" / (name + Path(copy.href).suffix), "audio", call["call_id"]))
             else:
                 audio_missing += copy.status == "missing"
                 audio_changed += copy.status == "changed"
@@ -208,16 +227,36 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
                 if f["utterance_idx"] is not None and f["severity"] != "info":
                     marks.setdefault(f["utterance_idx"], []).append(f)
             call["flagged"] = sum(1 for f in findings if f["severity"] != "info")
-            (out / "calls" / f"{name}.html").write_text(env.get_template("call.html").render(
+            page = out / "calls" / f"{name}.html"
+            write_atomic(page, env.get_template("call.html").render(
                 page="call", root="../", call=call, audio=copy, findings=findings, marks=marks,
                 utterances=rep.utterances(call["call_id"]), breaches=by_call.get(call["call_id"], []),
-                **common), encoding="utf-8")
-            pages.add(f"{name}.html")
-        (out / "calls.html").write_text(env.get_template("calls.html").render(
-            page="calls", root="", calls=calls, by_call=by_call, **common), encoding="utf-8")
-    _prune(out / "calls", pages)
-    _prune(out / "audio", media)
-    _register(db, out)
+                **common))
+            written.append((page, "page", call["call_id"]))
+        overview, flagged = _write_overview(rep, env, out, common, {c["call_id"]: c["page"] for c in calls})
+    _register(db, out, written + overview, full=True)
     seconds = time.perf_counter() - t0
-    logger.info("report: %d call(s), %d flagged finding(s) in %.2f s", len(calls), len(flagged), seconds)
-    return ReportResult(out, len(calls), len(flagged), audio_ok, audio_missing, seconds, audio_changed)
+    logger.info("report: %d call(s), %d flagged finding(s) in %.2f s", len(calls), flagged, seconds)
+    return ReportResult(out, len(calls), flagged, audio_ok, audio_missing, seconds, audio_changed)
+
+
+def rebuild_overview(db: str | Path, out: str | Path, settings: Settings) -> list[Path]:
+    """Re-render only the overview pages (index, queue, calls) of an existing report folder
+    from the database as it is now, e.g. after a purge; call pages and audio stay as they are.
+
+    Calls are linked to the pages recorded in this folder; calls landed since the report was
+    built (no page here) are left out of the queue and call list until the next `callqa report`.
+    Returns the pages written.
+    """
+    out = Path(out).resolve()
+    if not (out / MARKER).is_file():
+        raise ReportError(f"{out} is not a callqa report folder")
+    if not Path(db).is_file():
+        raise ReportError(f"database {db} does not exist")
+    ensure_schema(db)
+    with Warehouse(db, read_only=True) as wh:
+        pages = {cid: quote(path.name) for path, _, cid in recorded_files(wh, out, kinds=["page"])}
+    with Reports(db, settings.compliance) as rep:
+        written, _ = _write_overview(rep, environment(), out, _common(db, settings), pages)
+    _register(db, out, written, full=False)
+    return [path for path, _, _ in written]

@@ -22,6 +22,7 @@ from core.settings import AudioSettings
 from speech.audio import AudioError, decode
 from speech.redact_audio import redact_audio
 from warehouse.redaction import CallAudio, call_audio, landed_calls
+from warehouse.artifacts import Written, record_files
 from warehouse.store import Warehouse
 
 logger = logging.getLogger("callqa")
@@ -102,8 +103,9 @@ def place_audio(rec: CallAudio, audio_dir: Path, slug: str, url_slug: str, setti
     return AudioCopy(None, status, NOTES[status])
 
 
-def export_audio(db: str | Path, folder: Path, settings: AudioSettings) -> dict[str, int]:
-    """``callqa export --audio``: every landed call's redacted recording as ``folder/<name>.wav``.
+def export_audio(db: str | Path, out: Path, settings: AudioSettings) -> dict[str, int]:
+    """``callqa export --audio``: every landed call's redacted recording as ``out/audio/<name>.wav``,
+    each file recorded against the export folder ``out`` so that a purge removes it.
 
     Returns how many calls ended in each status (audio_ok, audio_missing, audio_changed,
     audio_failed).
@@ -111,7 +113,14 @@ def export_audio(db: str | Path, folder: Path, settings: AudioSettings) -> dict[
     with Warehouse(db, read_only=True) as wh:
         recs = [call_audio(wh.con, call_id) for call_id in landed_calls(wh.con)]
     counts = dict.fromkeys(("audio_ok", "audio_missing", "audio_changed", "audio_failed"), 0)
+    written: list[Written] = []
     for rec in recs:
         if rec is not None:
-            counts[f"audio_{write_redacted(rec, folder / f'{safe_name(rec.call_id)}.wav', settings)}"] += 1
+            dest = out / "audio" / f"{safe_name(rec.call_id)}.wav"
+            status = write_redacted(rec, dest, settings)
+            counts[f"audio_{status}"] += 1
+            if status == "ok":
+                written.append((dest, "audio", rec.call_id))
+    with Warehouse(db) as wh:
+        record_files(wh, out, written)
     return counts
