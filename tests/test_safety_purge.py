@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callqa.cli import app
+from core.files import sha256_file
 from core.domain import Call, Failure
 from flows.nightly import plan, skip_purged
 from tests.test_warehouse import processed
@@ -115,6 +116,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     calls = [processed("dev_call_01", "h1"), processed("dev_call_02", "h2"), processed("dev_call_03", "h3")]
     calls[0].call.path = str(repo_root / "samples" / "calls" / "dev_call_01.stereo.wav")  # a page with audio
     calls[0].call.size_bytes = Path(calls[0].call.path).stat().st_size
+    calls[0].call.sha256 = sha256_file(calls[0].call.path)  # the report plays only unchanged recordings
     calls[2].call.started_at = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # another call date
     land(db, calls)
     out, rep = tmp_path / "export", tmp_path / "report"
