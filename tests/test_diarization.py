@@ -54,9 +54,9 @@ def pipeline_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def sample(shared_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
-    audio, sr = read_wav(shared_data / "audio/diarization/sample.wav")
-    return audio, sr, read_rttm(shared_data / "audio/diarization/sample.rttm")
+def sample(test_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
+    audio, sr = read_wav(test_data / "audio/diarization/sample.wav")
+    return audio, sr, read_rttm(test_data / "audio/diarization/sample.rttm")
 
 
 def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
@@ -77,10 +77,10 @@ def test_der_on_telephone_band_sample(pipeline_dir: Path, sample) -> None:
 
 
 @pytest.fixture(scope="module")
-def call06(pipeline_dir: Path, shared_data: Path) -> tuple[list[Turn], list[Turn], dict]:
+def call06(pipeline_dir: Path, test_data: Path, sample_calls: Path) -> tuple[list[Turn], list[Turn], dict]:
     """(diarized turns, reference turns, ground truth) of scripted call 06 (mono, 8 kHz)."""
-    calls = shared_data / "calls"
-    audio, sr = read_wav(calls / "dev_call_06.mono.wav")
+    calls = test_data / "calls"
+    audio, sr = read_wav(sample_calls / "dev_call_06.mono.wav")
     truth = json.loads((calls / "dev_call_06.json").read_text())
     return diarize(audio, sr), read_rttm(calls / "dev_call_06.rttm"), truth
 
@@ -162,10 +162,10 @@ def test_changed_checkpoint_is_refused(pipeline_dir: Path, tmp_path: Path) -> No
         backend.validate_pipeline_dir(folder)
 
 
-def test_turns_by_channel_on_stereo_call(shared_data: Path) -> None:
-    audio, sr = read_wav(shared_data / "calls/dev_call_01.stereo.wav")
+def test_turns_by_channel_on_stereo_call(test_data: Path, sample_calls: Path) -> None:
+    audio, sr = read_wav(sample_calls / "dev_call_01.stereo.wav")
     turns = turns_by_channel(audio.T, sr)
-    ref = read_rttm(shared_data / "calls/dev_call_01.rttm")
+    ref = read_rttm(test_data / "calls/dev_call_01.rttm")
     for party, label in (("collector", "ch0"), ("customer", "ch1")):
         speech = sum(r.duration for r in ref if r.speaker == party)
         covered = sum(max(0.0, min(r.end, t.end) - max(r.start, t.start))
@@ -186,10 +186,10 @@ def words_from_turns(turns: list[dict]) -> list[Word]:
     return words
 
 
-def test_assign_words_rebuilds_the_turns_of_a_call(shared_data: Path) -> None:
-    truth = json.loads((shared_data / "calls/dev_call_03.json").read_text())
+def test_assign_words_rebuilds_the_turns_of_a_call(test_data: Path) -> None:
+    truth = json.loads((test_data / "calls/dev_call_03.json").read_text())
     words = words_from_turns(truth["turns"])
-    turns = read_rttm(shared_data / "calls/dev_call_03.rttm")
+    turns = read_rttm(test_data / "calls/dev_call_03.rttm")
     utterances = assign_words(words, turns)
     assert [u.speaker for u in utterances] == [t["role"] for t in truth["turns"]]
     assert [u.text for u in utterances] == ["".join(c for c in t["text"] if c.isalnum()) for t in truth["turns"]]
@@ -221,11 +221,11 @@ def test_assign_words_overlap_nearest_and_gaps() -> None:
     assert assign_words([], turns) == []
 
 
-def test_third_voice_is_found_when_allowed(pipeline_dir: Path, shared_data: Path) -> None:
+def test_third_voice_is_found_when_allowed(pipeline_dir: Path, test_data: Path) -> None:
     """Call 03 (collector + the debtor's mother) followed by call 01 (collector + debtor)."""
-    calls = shared_data / "calls"
+    calls = test_data / "calls"
     first, sr = read_wav(calls / "dev_call_03.mono.wav")
-    second, _ = read_wav(calls / "dev_call_01.mono.wav")
+    second, _ = read_wav(calls / "dev_call_01.mono.first22s.wav")  # the first 22 s of the call's mono mix
     offset = len(first) / sr
     audio = np.concatenate([first, second[: int(21.5 * sr)]])
     ref = read_rttm(calls / "dev_call_03.rttm") + [

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.test_warehouse import processed
+from tests.helpers.warehouse_data import processed
 from warehouse.export import export
 from warehouse.purge import purge, select_calls
 from warehouse.store import Warehouse

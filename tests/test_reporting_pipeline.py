@@ -10,11 +10,11 @@ from warehouse.reporting import ComplianceSettings, Reports
 from warehouse.store import Warehouse
 
 
-def test_report_on_processed_calls(shared_data, tmp_path, cfg, transcriber):
+def test_report_on_processed_calls(sample_calls, tmp_path, cfg, transcriber):
     archive = tmp_path / "archive"
     archive.mkdir()
     for name in ("dev_call_02.stereo.wav", "dev_call_05.stereo.wav", "manifest.csv"):
-        shutil.copy(shared_data / "calls" / name, archive)
+        shutil.copy(sample_calls / name, archive)
     calls, _ = discover(archive, patterns=cfg.get("archive.patterns"), exclude=cfg.get("archive.exclude"),
                         default_tz=cfg.get("compliance.default_timezone"))
     assert {c.call_id for c in calls} == {"dev_call_02", "dev_call_05"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.audio_tools import encode
+from tests.helpers.audio import encode
 
 
 def _wav_header_only(path: Path) -> None:
