@@ -16,6 +16,7 @@ def references(test_data):
     return refs
 
 
+@pytest.mark.slow  # the real Whisper model
 def test_aishell_clip_cer(test_data, transcriber):
     audio = load_clip(test_data / "audio" / "BAC009S0764W0121.wav")
     words = transcriber.transcribe(normalise_gain(audio)[0])
@@ -25,6 +26,7 @@ def test_aishell_clip_cer(test_data, transcriber):
     assert words == sorted(words, key=lambda w: w.start)
 
 
+@pytest.mark.slow  # the real Whisper model
 def test_telephone_band_output_is_simplified(test_data, transcriber):
     # 8 kHz telephone version of the same clip: Whisper tends to answer in Traditional script
     audio = load_clip(test_data / "audio" / "BAC009S0764W0121.wav", 8000)
@@ -35,12 +37,14 @@ def test_telephone_band_output_is_simplified(test_data, transcriber):
     assert cer(references(test_data)["BAC009S0764W0121"], text) <= 0.25
 
 
+@pytest.mark.slow  # the real Whisper model
 def test_silence_yields_no_text(transcriber):
     rng = np.random.default_rng(0)
     hiss = (rng.standard_normal(16000 * 20) * 10 ** (-60 / 20)).astype(np.float32)
     assert transcriber.transcribe(normalise_gain(hiss)[0]) == []
 
 
+@pytest.mark.slow  # the real Whisper model
 def test_stereo_call_from_real_clips_roles_by_channel(test_data, transcriber):
     first = load_clip(test_data / "audio" / "BAC009S0764W0121.wav")
     second = load_clip(test_data / "audio" / "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav")

@@ -41,6 +41,7 @@ def test_analyze_text_bad_input_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "2" in result.stderr
 
 
+@pytest.mark.slow  # Whisper base in a subprocess
 def test_transcribe_json_and_vtt(sample_calls):
     audio = sample_calls / "dev_call_03.stereo.wav"
     js = run("transcribe", audio, "--format", "json", "--roles", "collector,third_party")
@@ -62,6 +63,7 @@ def test_missing_archive_and_model_folder_errors(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
+@pytest.mark.slow  # pyannote in a subprocess
 def test_diarize_writes_rttm_with_roles(sample_calls, tmp_path):
     out = tmp_path / "call.rttm"
     result = run("diarize", sample_calls / "dev_call_06.mono.wav", "--rttm", out)

@@ -7,7 +7,7 @@ import subprocess
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server, work pool and worker
 
 
 def free_port() -> int:

@@ -59,6 +59,7 @@ def sample(test_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
     return audio, sr, read_rttm(test_data / "audio/diarization/sample.rttm")
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
     audio, sr, ref = sample
     turns = diarize(audio, sr, num_speakers=2)
@@ -67,6 +68,7 @@ def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
     assert der(ref, turns) <= 0.12
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_der_on_telephone_band_sample(pipeline_dir: Path, sample) -> None:
     import torch
     import torchaudio.functional as AF
@@ -85,6 +87,7 @@ def call06(pipeline_dir: Path, test_data: Path, sample_calls: Path) -> tuple[lis
     return diarize(audio, sr), read_rttm(calls / "dev_call_06.rttm"), truth
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
     turns, ref, _ = call06
     assert der(ref, turns) <= 0.25
@@ -99,14 +102,17 @@ def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
     assert party_label["collector"] != party_label["third_party"]
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_silence_gives_no_turns(pipeline_dir: Path) -> None:
     assert diarize(np.zeros(16000 * 3, dtype=np.float32), 16000) == []
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_pipeline_is_cached_per_folder(pipeline_dir: Path) -> None:
     assert backend.load_pipeline() is backend.load_pipeline(str(pipeline_dir))
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_configured_folder_replaces_the_embedded_one(pipeline_dir: Path, tmp_path: Path, sample) -> None:
     """An operator-style folder (config.yaml + $model/ subfolders) loads via from_pretrained."""
     import yaml
@@ -197,6 +203,7 @@ def test_assign_words_rebuilds_the_turns_of_a_call(test_data: Path) -> None:
     assert utterances[0].start == pytest.approx(truth["turns"][0]["start"])
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_assign_words_with_diarized_turns(call06) -> None:
     turns, _, truth = call06
     utterances = assign_words(words_from_turns(truth["turns"]), turns)
@@ -221,6 +228,7 @@ def test_assign_words_overlap_nearest_and_gaps() -> None:
     assert assign_words([], turns) == []
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_third_voice_is_found_when_allowed(pipeline_dir: Path, test_data: Path) -> None:
     """Call 03 (collector + the debtor's mother) followed by call 01 (collector + debtor)."""
     calls = test_data / "calls"

@@ -8,7 +8,7 @@ import pytest
 from tests.helpers.audio import encode
 from speech.audio import decode
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server
 
 
 def table_counts(db):

@@ -18,6 +18,7 @@ def test_bundled_model_is_assembled_and_verified(tmp_path):
     assert (folder / "model.bin").stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow  # loads and runs Whisper base
 def test_in_memory_loading(test_data):
     model = WhisperModel("whisper-base-in-memory", device="cpu", compute_type="int8", files=bundled_in_memory())
     segments, info = model.transcribe(str(test_data / "audio" / "BAC009S0764W0121.wav"), language="zh")

@@ -6,6 +6,8 @@ import pytest
 from callqa.domain import Call
 from callqa.process import process_recording
 
+pytestmark = pytest.mark.slow  # real Whisper and pyannote
+
 
 @pytest.mark.parametrize("call_id,roles", [("dev_call_03", {"collector", "third_party"}),
                                            ("dev_call_05", {"collector", "customer"})])

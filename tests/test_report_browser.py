@@ -20,6 +20,8 @@ import pytest
 
 from tests.helpers.reporting_data import HOSTILE, build_db
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 CHROMIUM = os.environ.get("CALLQA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

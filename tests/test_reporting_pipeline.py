@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from callqa.archive import discover
 from callqa.process import process_recording
 from callqa.report import build_report
 from warehouse.reporting import ComplianceSettings, Reports
 from warehouse.store import Warehouse
+
+pytestmark = pytest.mark.slow  # the real Whisper model on two calls
 
 
 def test_report_on_processed_calls(sample_calls, tmp_path, cfg, transcriber):

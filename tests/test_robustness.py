@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers.bad_inputs import make_corpus
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server, SIGKILLed subprocess runs
 CONFIG = "tests/data/test.toml"
 
 

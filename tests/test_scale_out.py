@@ -4,7 +4,7 @@ import shutil
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server and a Dask cluster
 
 
 def test_nightly_on_a_dask_cluster(harness, sample_calls, tmp_path, monkeypatch):
