@@ -1,22 +1,29 @@
-"""Shared fixtures: where the shared test data lives, temp databases, the real Whisper model."""
+"""Fixtures: the test data in the repository, the configuration, the real Whisper model, a Prefect server.
+
+Every file a test reads is in this repository: tests/data (see tests/data/README.md) and the
+bundled sample calls in samples/calls. Builders shared by several modules are in tests/helpers.
+"""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CALLQA_SHARED", REPO.parent / "shared")).resolve()
+TEST_DATA = REPO / "tests" / "data"
+SAMPLE_CALLS = REPO / "samples" / "calls"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """../shared/data (override with CALLQA_SHARED=/path/to/shared)."""
-    path = SHARED / "data"
-    if not path.is_dir():
-        pytest.fail(f"shared test data not found at {path}; set CALLQA_SHARED")
-    return path
+def test_data() -> Path:
+    """tests/data: clips, ground truth of the scripted calls, labelled utterances, COLD dev."""
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_calls() -> Path:
+    """samples/calls: the scripted calls' stereo recordings, dev_call_06.mono.wav, manifest.csv."""
+    return SAMPLE_CALLS
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +36,7 @@ def cfg():
     """Default configuration (ignores any callqa.toml in the working directory)."""
     from core.settings import load_settings
 
-    return load_settings(REPO / "tests" / "data" / "test.toml", environ={})
+    return load_settings(TEST_DATA / "test.toml", environ={})
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +45,6 @@ def transcriber(cfg):
     from flows.recording import transcriber_for
 
     return transcriber_for(cfg)
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate ignoring spaces and punctuation."""
-    from speech.text import character_error_rate
-
-    errors, n = character_error_rate(reference, hypothesis)
-    return errors / max(n, 1)
 
 
 @pytest.fixture(scope="session")

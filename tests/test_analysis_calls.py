@@ -13,8 +13,8 @@ from analysis import analyze_call, annotate_row
 CALLS = [f"dev_call_0{i}" for i in range(1, 7)]
 
 
-def load_call(shared_data: Path, call_id: str) -> tuple[list[Utterance], list[dict]]:
-    data = json.loads((shared_data / "calls" / f"{call_id}.json").read_text(encoding="utf-8"))
+def load_call(test_data: Path, call_id: str) -> tuple[list[Utterance], list[dict]]:
+    data = json.loads((test_data / "calls" / f"{call_id}.json").read_text(encoding="utf-8"))
     utts = [Utterance(speaker=f"ch{t.get('channel', 0)}", role=t["role"], start=t["start"],
                       end=t["end"], text=t["text"], channel=t.get("channel")) for t in data["turns"]]
     return utts, data["turns"]
@@ -30,8 +30,8 @@ def by_kind(findings: list[Finding], kind: str) -> list[Finding]:
 
 
 @pytest.mark.parametrize("call_id", CALLS)
-def test_labels_match_ground_truth_and_annotate_row(shared_data, call_id):
-    utts, turns = load_call(shared_data, call_id)
+def test_labels_match_ground_truth_and_annotate_row(test_data, call_id):
+    utts, turns = load_call(test_data, call_id)
     findings = analyze_call(utts)
     for u, t in zip(utts, turns):
         assert sorted(u.labels) == sorted(t["labels"]), t["text"]
@@ -44,8 +44,8 @@ def test_labels_match_ground_truth_and_annotate_row(shared_data, call_id):
             assert (f.start, f.end) == (u.start, u.end)
 
 
-def test_per_utterance_findings_roles_severity_and_redacted_evidence(shared_data):
-    utts, _ = load_call(shared_data, "dev_call_05")
+def test_per_utterance_findings_roles_severity_and_redacted_evidence(test_data):
+    utts, _ = load_call(test_data, "dev_call_05")
     fs = analyze_call(utts)
     pii = by_kind(fs, "pii")
     assert len(pii) == 1 and "[电话]" in pii[0].evidence and "一三七" not in pii[0].evidence
@@ -54,13 +54,13 @@ def test_per_utterance_findings_roles_severity_and_redacted_evidence(shared_data
     assert by_kind(fs, "threat")[0].role == "collector"
 
 
-def test_call_privacy_third_party_and_missing_steps_not_judged(shared_data):
-    utts, _ = load_call(shared_data, "dev_call_03")
+def test_call_privacy_third_party_and_missing_steps_not_judged(test_data):
+    utts, _ = load_call(test_data, "dev_call_03")
     fs = analyze_call(utts)
     priv = by_kind(fs, "privacy")
     assert [f.utterance_index for f in priv] == [2]
     assert not by_kind(fs, "missing_steps")  # only a third party was reached
-    utts, _ = load_call(shared_data, "dev_call_06")  # third party handled correctly
+    utts, _ = load_call(test_data, "dev_call_06")  # third party handled correctly
     fs = analyze_call(utts)
     assert not by_kind(fs, "privacy") and not by_kind(fs, "missing_steps")
 
@@ -84,8 +84,8 @@ def test_call_rule_third_party_cue_in_customer_channel():
     assert [f.utterance_index for f in by_kind(fs, "privacy")] == [2]
 
 
-def test_call_rule_debt_before_verification(shared_data):
-    utts, _ = load_call(shared_data, "dev_call_02")
+def test_call_rule_debt_before_verification(test_data):
+    utts, _ = load_call(test_data, "dev_call_02")
     fs = analyze_call(utts)
     early = [f for f in fs if f.rule_id == "call.privacy.before_verification"]
     assert [f.utterance_index for f in early] == [0]
@@ -96,8 +96,8 @@ def test_call_rule_debt_before_verification(shared_data):
 
 
 @pytest.mark.parametrize("call_id", ["dev_call_01", "dev_call_04"])
-def test_compliant_calls_have_no_privacy_or_missing_steps(shared_data, call_id):
-    utts, _ = load_call(shared_data, call_id)
+def test_compliant_calls_have_no_privacy_or_missing_steps(test_data, call_id):
+    utts, _ = load_call(test_data, call_id)
     fs = analyze_call(utts)
     assert not by_kind(fs, "privacy") and not by_kind(fs, "missing_steps")
     steps = {f.kind for f in fs if f.severity == "info"}

@@ -19,14 +19,14 @@ def check(res: dict, floor: dict[str, float], sentiment: float | None) -> None:
         assert res["sentiment_accuracy"] >= sentiment, res["errors"]
 
 
-def test_dev_utterances(shared_data):
-    res = evaluate_rows(load_rows(shared_data / "dev_utterances.jsonl"))
+def test_dev_utterances(test_data):
+    res = evaluate_rows(load_rows(test_data / "dev_utterances.jsonl"))
     assert res["n"] == 100
     check(res, {k: 0.97 for k in TARGETS} | {"self_harm": 0.95}, sentiment=0.95)
 
 
-def test_ground_truth_calls(shared_data):
-    res = evaluate_rows(load_rows(shared_data / "calls"))
+def test_ground_truth_calls(test_data):
+    res = evaluate_rows(load_rows(test_data / "calls"))
     assert res["n"] == 45
     check(res, {k: 0.95 for k in TARGETS}, sentiment=None)
 
@@ -51,13 +51,13 @@ def test_blind_sets(name):
     check(res, BLIND_TARGETS, sentiment=0.95)
 
 
-def test_abuse_classifier_on_cold_dev(shared_data):
-    s = cold_scores(shared_data / "text" / "COLD" / "dev.csv")
+def test_abuse_classifier_on_cold_dev(test_data):
+    s = cold_scores(test_data / "text" / "COLD" / "dev.csv")
     assert s["n"] == 6431
     assert s["accuracy"] >= 0.87 and s["f1"] >= 0.87 and s["auc"] >= 0.93
 
 
-def test_cli_prints_table(shared_data, capsys):
-    assert main([str(shared_data / "dev_utterances.jsonl"), "--no-cold"]) == 0
+def test_cli_prints_table(test_data, capsys):
+    assert main([str(test_data / "dev_utterances.jsonl"), "--no-cold"]) == 0
     out = capsys.readouterr().out
     assert "abuse" in out and "sentiment accuracy" in out

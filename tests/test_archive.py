@@ -10,16 +10,16 @@ ARCHIVE = ArchiveSettings()   # the default file patterns
 TZ = "Asia/Shanghai"
 
 
-def copy_calls(shared_data, dest, ids=("01", "03")):
+def copy_calls(sample_calls, dest, ids=("01", "03")):
     dest.mkdir(parents=True, exist_ok=True)
     for i in ids:
-        shutil.copy(shared_data / "calls" / f"dev_call_{i}.stereo.wav", dest / f"dev_call_{i}.stereo.wav")
+        shutil.copy(sample_calls / f"dev_call_{i}.stereo.wav", dest / f"dev_call_{i}.stereo.wav")
     return dest
 
 
-def test_manifest_metadata(shared_data, tmp_path):
-    archive = copy_calls(shared_data, tmp_path / "a")
-    shutil.copy(shared_data / "calls" / "manifest.csv", archive / "manifest.csv")
+def test_manifest_metadata(sample_calls, tmp_path):
+    archive = copy_calls(sample_calls, tmp_path / "a")
+    shutil.copy(sample_calls / "manifest.csv", archive / "manifest.csv")
     calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     by_id = {c.call_id: c for c in calls}
     assert set(by_id) == {"dev_call_01", "dev_call_03"}
@@ -33,8 +33,8 @@ def test_manifest_metadata(shared_data, tmp_path):
     assert {f.call_id for f in failures} == {"dev_call_02", "dev_call_04", "dev_call_05", "dev_call_06"}
 
 
-def test_bad_manifest_rows(shared_data, tmp_path):
-    archive = copy_calls(shared_data, tmp_path / "a")
+def test_bad_manifest_rows(sample_calls, tmp_path):
+    archive = copy_calls(sample_calls, tmp_path / "a")
     (archive / "manifest.csv").write_text(
         "call_id,path,started_at,timezone,channel0_role,channel1_role,colour\n"
         "x1,dev_call_01.stereo.wav,yesterday,Asia/Shanghai,collector,customer,red\n"
@@ -48,20 +48,20 @@ def test_bad_manifest_rows(shared_data, tmp_path):
     assert by_id["x3"].started_at.isoformat() == "2026-11-03T14:05:00+08:00"
 
 
-def test_manifest_without_path_column_falls_back_to_names(shared_data, tmp_path):
-    archive = copy_calls(shared_data, tmp_path / "a", ids=("01",))
+def test_manifest_without_path_column_falls_back_to_names(sample_calls, tmp_path):
+    archive = copy_calls(sample_calls, tmp_path / "a", ids=("01",))
     (archive / "manifest.csv").write_text("call_id,collector\nq,C1\n")
     calls, failures = discover(archive, ARCHIVE, default_tz=TZ)
     assert [c.call_id for c in calls] == ["dev_call_01.stereo"]
     assert failures[0].reason == "missing_columns" and "path" in failures[0].message
 
 
-def test_duplicates_symlink_loops_and_odd_names(shared_data, tmp_path):
-    archive = copy_calls(shared_data, tmp_path / "a", ids=("01",))
+def test_duplicates_symlink_loops_and_odd_names(sample_calls, tmp_path):
+    archive = copy_calls(sample_calls, tmp_path / "a", ids=("01",))
     nested = archive / "2026" / "11"
     nested.mkdir(parents=True)
     shutil.copy(archive / "dev_call_01.stereo.wav", nested / "copy_20261102_101500.wav")
-    shutil.copy(shared_data / "calls" / "dev_call_03.stereo.wav", nested / "call_20261103T140500.WAV")
+    shutil.copy(sample_calls / "dev_call_03.stereo.wav", nested / "call_20261103T140500.WAV")
     os.symlink(archive, nested / "loop")                      # a folder link back up: not followed
     odd = os.fsencode(str(archive)) + b"/caf\xe9.wav"          # not UTF-8
     with open(odd, "wb") as fh:

@@ -3,16 +3,16 @@ import numpy as np
 import pytest
 
 from speech.audio import AudioError, dbfs, normalise_gain
-from tests.audio_tools import decode_at, encode, load_clip
+from tests.helpers.audio import decode_at, encode, load_clip
 
 
 @pytest.fixture(scope="module")
-def speech_8k(shared_data):
-    return load_clip(shared_data / "audio" / "BAC009S0764W0121.wav", 8000)
+def speech_8k(test_data):
+    return load_clip(test_data / "audio" / "BAC009S0764W0121.wav", 8000)
 
 
-def test_stereo_call_keeps_channels(shared_data):
-    audio = decode_at(shared_data / "calls" / "dev_call_01.stereo.wav")
+def test_stereo_call_keeps_channels(sample_calls):
+    audio = decode_at(sample_calls / "dev_call_01.stereo.wav")
     assert audio.channels == 2 and audio.sample_rate == 16000 and audio.source_rate == 8000
     assert audio.duration == pytest.approx(57.6, abs=0.05)
     assert audio.samples.dtype == np.float32
@@ -54,9 +54,9 @@ def test_garbage_is_a_clear_error(tmp_path, content, reason):
     assert str(info.value)
 
 
-def test_truncated_header(tmp_path, shared_data):
+def test_truncated_header(tmp_path, sample_calls):
     bad = tmp_path / "cut.wav"
-    bad.write_bytes((shared_data / "calls" / "dev_call_01.stereo.wav").read_bytes()[:300])
+    bad.write_bytes((sample_calls / "dev_call_01.stereo.wav").read_bytes()[:300])
     with pytest.raises(AudioError):
         decode_at(bad)
 

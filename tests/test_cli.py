@@ -21,12 +21,12 @@ def test_help_lists_the_commands():
         assert command in out.stdout
 
 
-def test_analyze_text_writes_the_dev_schema(shared_data, tmp_path):
+def test_analyze_text_writes_the_dev_schema(test_data, tmp_path):
     out_path = tmp_path / "out.jsonl"
-    result = run("analyze-text", shared_data / "dev_utterances.jsonl", "-o", out_path)
+    result = run("analyze-text", test_data / "dev_utterances.jsonl", "-o", out_path)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines()]
-    source = [json.loads(line) for line in (shared_data / "dev_utterances.jsonl").read_text(encoding="utf-8").splitlines()]
+    source = [json.loads(line) for line in (test_data / "dev_utterances.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(source) == 100
     for row, src in zip(rows, source):
         assert set(row) == {"id", "role", "text", "labels", "sentiment"}
@@ -41,8 +41,9 @@ def test_analyze_text_bad_input_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "2" in result.stderr
 
 
-def test_transcribe_json_and_vtt(shared_data):
-    audio = shared_data / "calls" / "dev_call_03.stereo.wav"
+@pytest.mark.slow  # Whisper base in a subprocess
+def test_transcribe_json_and_vtt(sample_calls):
+    audio = sample_calls / "dev_call_03.stereo.wav"
     js = run("transcribe", audio, "--format", "json", "--roles", "collector,third_party")
     assert js.returncode == 0, js.stderr
     doc = json.loads(js.stdout)
@@ -62,9 +63,10 @@ def test_missing_archive_and_model_folder_errors(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_diarize_writes_rttm_with_roles(shared_data, tmp_path):
+@pytest.mark.slow  # pyannote in a subprocess
+def test_diarize_writes_rttm_with_roles(sample_calls, tmp_path):
     out = tmp_path / "call.rttm"
-    result = run("diarize", shared_data / "calls" / "dev_call_06.mono.wav", "--rttm", out)
+    result = run("diarize", sample_calls / "dev_call_06.mono.wav", "--rttm", out)
     assert result.returncode == 0, result.stderr
     assert "pyannote" in result.stderr
     rows = [line.split() for line in out.read_text().splitlines()]

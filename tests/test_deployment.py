@@ -7,7 +7,7 @@ import subprocess
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server, work pool and worker
 
 
 def free_port() -> int:
@@ -16,10 +16,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_deployment_registers_and_a_run_completes(repo_root, shared_data, tmp_path):
+def test_deployment_registers_and_a_run_completes(repo_root, sample_calls, tmp_path):
     archive = tmp_path / "archive"
     archive.mkdir()
-    shutil.copy(shared_data / "calls" / "dev_call_03.stereo.wav", archive)
+    shutil.copy(sample_calls / "dev_call_03.stereo.wav", archive)
     db = tmp_path / "nightly.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(CALLQA_PREFECT_PORT=str(free_port()), PREFECT_HOME=str(tmp_path / "prefect-home"),

@@ -59,11 +59,12 @@ def pipeline_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def sample(shared_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
-    audio, sr = read_wav(shared_data / "audio/diarization/sample.wav")
-    return audio, sr, read_rttm(shared_data / "audio/diarization/sample.rttm")
+def sample(test_data: Path) -> tuple[np.ndarray, int, list[Turn]]:
+    audio, sr = read_wav(test_data / "audio/diarization/sample.wav")
+    return audio, sr, read_rttm(test_data / "audio/diarization/sample.rttm")
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
     audio, sr, ref = sample
     turns = diarize(audio, sr, TWO)
@@ -72,6 +73,7 @@ def test_der_on_pyannote_sample_16k(pipeline_dir: Path, sample) -> None:
     assert der(ref, turns) <= 0.12
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_der_on_telephone_band_sample(pipeline_dir: Path, sample) -> None:
     import torch
     import torchaudio.functional as AF
@@ -82,14 +84,15 @@ def test_der_on_telephone_band_sample(pipeline_dir: Path, sample) -> None:
 
 
 @pytest.fixture(scope="module")
-def call06(pipeline_dir: Path, shared_data: Path) -> tuple[list[Turn], list[Turn], dict]:
+def call06(pipeline_dir: Path, test_data: Path, sample_calls: Path) -> tuple[list[Turn], list[Turn], dict]:
     """(diarized turns, reference turns, ground truth) of scripted call 06 (mono, 8 kHz)."""
-    calls = shared_data / "calls"
-    audio, sr = read_wav(calls / "dev_call_06.mono.wav")
+    calls = test_data / "calls"
+    audio, sr = read_wav(sample_calls / "dev_call_06.mono.wav")
     truth = json.loads((calls / "dev_call_06.json").read_text())
     return diarize(audio, sr, TWO), read_rttm(calls / "dev_call_06.rttm"), truth
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
     turns, ref, _ = call06
     assert der(ref, turns) <= 0.25
@@ -104,14 +107,17 @@ def test_scripted_mono_call_turns_follow_the_parties(call06) -> None:
     assert party_label["collector"] != party_label["third_party"]
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_silence_gives_no_turns(pipeline_dir: Path) -> None:
     assert diarize(np.zeros(16000 * 3, dtype=np.float32), 16000, TWO) == []
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_pipeline_is_cached_per_folder(pipeline_dir: Path) -> None:
     assert backend.load_pipeline() is backend.load_pipeline(str(pipeline_dir))
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_configured_folder_replaces_the_embedded_one(pipeline_dir: Path, tmp_path: Path, sample) -> None:
     """An operator-style folder (config.yaml + $model/ subfolders) loads via from_pretrained."""
     import yaml
@@ -167,10 +173,10 @@ def test_changed_checkpoint_is_refused(pipeline_dir: Path, tmp_path: Path) -> No
         backend.validate_pipeline_dir(folder)
 
 
-def test_turns_by_channel_on_stereo_call(shared_data: Path) -> None:
-    audio, sr = read_wav(shared_data / "calls/dev_call_01.stereo.wav")
+def test_turns_by_channel_on_stereo_call(test_data: Path, sample_calls: Path) -> None:
+    audio, sr = read_wav(sample_calls / "dev_call_01.stereo.wav")
     turns = turns_by_channel(audio.T, sr)
-    ref = read_rttm(shared_data / "calls/dev_call_01.rttm")
+    ref = read_rttm(test_data / "calls/dev_call_01.rttm")
     for party, label in (("collector", "ch0"), ("customer", "ch1")):
         speech = sum(r.duration for r in ref if r.speaker == party)
         covered = sum(max(0.0, min(r.end, t.end) - max(r.start, t.start))
@@ -191,10 +197,10 @@ def words_from_turns(turns: list[dict]) -> list[Word]:
     return words
 
 
-def test_assign_words_rebuilds_the_turns_of_a_call(shared_data: Path) -> None:
-    truth = json.loads((shared_data / "calls/dev_call_03.json").read_text())
+def test_assign_words_rebuilds_the_turns_of_a_call(test_data: Path) -> None:
+    truth = json.loads((test_data / "calls/dev_call_03.json").read_text())
     words = words_from_turns(truth["turns"])
-    turns = read_rttm(shared_data / "calls/dev_call_03.rttm")
+    turns = read_rttm(test_data / "calls/dev_call_03.rttm")
     utterances = assign_words(words, turns, max_gap=1.0)
     assert [u.speaker for u in utterances] == [t["role"] for t in truth["turns"]]
     assert [u.text for u in utterances] == ["".join(c for c in t["text"] if c.isalnum()) for t in truth["turns"]]
@@ -202,6 +208,7 @@ def test_assign_words_rebuilds_the_turns_of_a_call(shared_data: Path) -> None:
     assert utterances[0].start == pytest.approx(truth["turns"][0]["start"])
 
 
+@pytest.mark.slow  # runs the pyannote pipeline
 def test_assign_words_with_diarized_turns(call06) -> None:
     turns, _, truth = call06
     utterances = assign_words(words_from_turns(truth["turns"]), turns, max_gap=1.0)
@@ -226,11 +233,12 @@ def test_assign_words_overlap_nearest_and_gaps() -> None:
     assert assign_words([], turns, max_gap=1.0) == []
 
 
-def test_third_voice_is_found_when_allowed(pipeline_dir: Path, shared_data: Path) -> None:
+@pytest.mark.slow  # runs the pyannote pipeline
+def test_third_voice_is_found_when_allowed(pipeline_dir: Path, test_data: Path) -> None:
     """Call 03 (collector + the debtor's mother) followed by call 01 (collector + debtor)."""
-    calls = shared_data / "calls"
+    calls = test_data / "calls"
     first, sr = read_wav(calls / "dev_call_03.mono.wav")
-    second, _ = read_wav(calls / "dev_call_01.mono.wav")
+    second, _ = read_wav(calls / "dev_call_01.mono.first22s.wav")  # the first 22 s of the call's mono mix
     offset = len(first) / sr
     audio = np.concatenate([first, second[: int(21.5 * sr)]])
     ref = read_rttm(calls / "dev_call_03.rttm") + [

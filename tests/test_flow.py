@@ -5,10 +5,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from tests.audio_tools import encode
-from tests.audio_tools import decode_at
+from tests.helpers.audio import encode
+from tests.helpers.audio import decode_at
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server
 
 
 def table_counts(db):
@@ -20,14 +20,14 @@ def table_counts(db):
         con.close()
 
 
-def test_nightly_lands_skips_and_replaces(harness, shared_data, tmp_path):
+def test_nightly_lands_skips_and_replaces(harness, sample_calls, tmp_path):
     from flows.nightly import nightly
 
     archive = tmp_path / "archive"
     archive.mkdir()
     for i in ("03", "05"):
-        shutil.copy(shared_data / "calls" / f"dev_call_{i}.stereo.wav", archive)
-    lines = (shared_data / "calls" / "manifest.csv").read_text(encoding="utf-8").splitlines()
+        shutil.copy(sample_calls / f"dev_call_{i}.stereo.wav", archive)
+    lines = (sample_calls / "manifest.csv").read_text(encoding="utf-8").splitlines()
     (archive / "manifest.csv").write_text(
         "\n".join([lines[0]] + [ln for ln in lines if ln.startswith(("dev_call_03", "dev_call_05"))]) + "\n")
     (archive / "corrupt.wav").write_bytes(b"RIFF" + bytes(5000))

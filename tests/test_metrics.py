@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from core.domain import Utterance
-from tests.audio_tools import decode_at
+from tests.helpers.audio import decode_at
 from speech.metrics import measure_call
 
 
@@ -29,8 +29,8 @@ def test_talk_silence_overlap_interruptions():
     assert c.talk_share == pytest.approx(5.1 / 12, abs=1e-3)
 
 
-def test_loudness_per_channel(shared_data):
-    audio = decode_at(shared_data / "calls" / "dev_call_01.stereo.wav")
+def test_loudness_per_channel(sample_calls):
+    audio = decode_at(sample_calls / "dev_call_01.stereo.wav")
     quiet = audio.samples[1] * 0.1                       # customer channel 20 dB down
     utterances = [utt("collector", 1.0, 8.0), utt("customer", 9.6, 12.2)]
     m = {r.role: r for r in measure_call(utterances, audio.duration, channel_audio={0: audio.samples[0], 1: quiet})}

@@ -18,9 +18,10 @@ def test_bundled_model_is_assembled_and_verified(tmp_path):
     assert (folder / "model.bin").stat().st_mtime_ns == mtime
 
 
-def test_in_memory_loading(shared_data):
+@pytest.mark.slow  # loads and runs Whisper base
+def test_in_memory_loading(test_data):
     model = WhisperModel("whisper-base-in-memory", device="cpu", compute_type="int8", files=bundled_in_memory())
-    segments, info = model.transcribe(str(shared_data / "audio" / "BAC009S0764W0121.wav"), language="zh")
+    segments, info = model.transcribe(str(test_data / "audio" / "BAC009S0764W0121.wav"), language="zh")
     assert "交易" in "".join(s.text for s in segments)
 
 

@@ -6,12 +6,14 @@ import pytest
 from core.domain import Call
 from flows.recording import process_recording
 
+pytestmark = pytest.mark.slow  # real Whisper and pyannote
+
 
 @pytest.mark.parametrize("call_id,roles", [("dev_call_03", {"collector", "third_party"}),
                                            ("dev_call_05", {"collector", "customer"})])
-def test_mono_call_gets_speakers_and_roles(cfg, shared_data, call_id, roles):
-    truth = json.loads((shared_data / "calls" / f"{call_id}.json").read_text(encoding="utf-8"))
-    result = process_recording(Call(call_id=call_id, path=str(shared_data / "calls" / f"{call_id}.mono.wav")), cfg)
+def test_mono_call_gets_speakers_and_roles(cfg, test_data, call_id, roles):
+    truth = json.loads((test_data / "calls" / f"{call_id}.json").read_text(encoding="utf-8"))
+    result = process_recording(Call(call_id=call_id, path=str(test_data / "calls" / f"{call_id}.mono.wav")), cfg)
     assert result.diarization == "pyannote" and result.channels == 1
     assert {u.role for u in result.utterances} == roles
     assert not result.needs_review and result.roles_confidence > 0.5

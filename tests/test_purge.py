@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pyarrow.parquet as pq
 import pytest
 
-from tests.test_warehouse import processed
+from tests.helpers.warehouse_data import processed
 from warehouse.export import export
 from warehouse.purge import purge, select_calls
 from warehouse.store import Warehouse

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reporting_data import HOSTILE, build_db
+from tests.helpers.reporting_data import HOSTILE, build_db
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 CHROMIUM = os.environ.get("CALLQA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -116,11 +118,11 @@ class Page:
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory, shared_data, cfg):
+def report_dir(tmp_path_factory, test_data, sample_calls, cfg):
     from callqa.report import build_report
 
     root = tmp_path_factory.mktemp("browser")
-    db = build_db(root / "qa.duckdb", shared_data / "calls")
+    db = build_db(root / "qa.duckdb", test_data / "calls", sample_calls)
     build_report(db, root / "report", cfg)
     return root
 

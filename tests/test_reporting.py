@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callqa.cli import app
-from tests.test_reporting_data import HOSTILE, build_db, processed, scripted_calls
+from tests.helpers.reporting_data import HOSTILE, build_db, processed, scripted_calls
 from core.settings import ComplianceSettings
 from warehouse.reporting import Reports
 from warehouse.review import ReviewError, Verdict, import_csv, record, sample, write_sample_csv
@@ -22,8 +22,8 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def db(tmp_path, shared_data) -> Path:
-    return build_db(tmp_path / "qa.duckdb", shared_data / "calls")
+def db(tmp_path, test_data, sample_calls) -> Path:
+    return build_db(tmp_path / "qa.duckdb", test_data / "calls", sample_calls)
 
 
 def settings(cfg, **overrides) -> ComplianceSettings:
@@ -154,11 +154,11 @@ def test_review_cli_precision_and_import(db, tmp_path, cfg):
     assert notes == {"=not a formula"}
 
 
-def test_reviews_survive_reruns_and_go_stale_on_changed_findings(db, shared_data, cfg):
+def test_reviews_survive_reruns_and_go_stale_on_changed_findings(db, test_data, sample_calls, cfg):
     with Reports(db, settings(cfg)) as rep:
         target = next(f for f in rep.flagged() if f["call_id"] == "dev_call_02" and f["kind"] == "abuse")
     record(db, Verdict("dev_call_02", "confirmed", "amy", target["finding_id"]))
-    calls = {p.call.call_id: p for p in scripted_calls(shared_data / "calls")}
+    calls = {p.call.call_id: p for p in scripted_calls(test_data / "calls", sample_calls)}
     with Warehouse(db) as wh:  # another call re-landed: the verdict stays
         wh.land([calls["dev_call_05"]], [], wh.start_run("x", {}))
     with Reports(db, settings(cfg)) as rep:
@@ -174,9 +174,9 @@ def test_reviews_survive_reruns_and_go_stale_on_changed_findings(db, shared_data
         assert {p["kind"]: p["reviewed"] for p in rep.precision()}.get("abuse") == 0
 
 
-def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
+def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, test_data, sample_calls):
     # raw text stored for one call must never reach the report
-    raw_call = processed(dataclasses.replace(scripted_calls(shared_data / "calls")[0].call, call_id="raw/one",
+    raw_call = processed(dataclasses.replace(scripted_calls(test_data / "calls", sample_calls)[0].call, call_id="raw/one",
                                              sha256="raw"), [("customer", 0.5, 2.0, "我的号码是[电话]", ["pii"])], 3.0)
     raw_call.raw_texts = ["RAWSECRET 13700138000"]
     with Warehouse(db) as wh:
@@ -198,7 +198,7 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
     page = (out / "calls" / "dev_call_05.html").read_text(encoding="utf-8")
     assert 'src="../audio/dev_call_05.wav"' in page and 'data-seek="13.485"' in page
     # redacted audio (the [电话] utterance toned out), never a copy of the recording
-    assert (out / "audio" / "dev_call_05.wav").read_bytes() != (shared_data / "calls" / "dev_call_05.stereo.wav").read_bytes()
+    assert (out / "audio" / "dev_call_05.wav").read_bytes() != (sample_calls / "dev_call_05.stereo.wav").read_bytes()
     assert "has changed since it was processed" in (out / "calls" / "raw__one.html").read_text(encoding="utf-8")
     assert not (out / "audio" / "raw__one.wav").exists()
     assert "Recording not available" in (out / "calls" / "syn__b1-0.html").read_text(encoding="utf-8")
@@ -218,16 +218,16 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, shared_data):
     assert refused.exit_code == 2 and "not a callqa report folder" in refused.output
 
 
-def test_mu_law_recording_is_transcoded(tmp_path, shared_data, cfg):
+def test_mu_law_recording_is_transcoded(tmp_path, sample_calls, cfg):
     import av
 
     from callqa.report.media import place_audio
     from core.files import sha256_file
-    from tests.audio_tools import decode_at
-    from tests.audio_tools import encode
     from warehouse.redaction import CallAudio
+    from tests.helpers.audio import decode_at
+    from tests.helpers.audio import encode
 
-    audio = decode_at(shared_data / "calls" / "dev_call_05.stereo.wav", 8000)
+    audio = decode_at(sample_calls / "dev_call_05.stereo.wav", 8000)
     src = encode(audio.samples[:, :8000 * 3], 8000, tmp_path / "ulaw.wav", "pcm_mulaw", "wav")
     rec = CallAudio("a b", str(src), sha256_file(src), 8000, [])
     copy = place_audio(rec, tmp_path / "audio", "a b", "a%20b", cfg.audio)

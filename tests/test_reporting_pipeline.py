@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from flows.discovery import discover
 from flows.recording import process_recording
 from callqa.report import build_report
 from warehouse.reporting import Reports
 from warehouse.store import Warehouse
 
+pytestmark = pytest.mark.slow  # the real Whisper model on two calls
 
-def test_report_on_processed_calls(shared_data, tmp_path, cfg, transcriber):
+
+def test_report_on_processed_calls(sample_calls, tmp_path, cfg, transcriber):
     archive = tmp_path / "archive"
     archive.mkdir()
     for name in ("dev_call_02.stereo.wav", "dev_call_05.stereo.wav", "manifest.csv"):
-        shutil.copy(shared_data / "calls" / name, archive)
+        shutil.copy(sample_calls / name, archive)
     calls, _ = discover(archive, cfg.archive, default_tz=cfg.compliance.default_timezone)
     assert {c.call_id for c in calls} == {"dev_call_02", "dev_call_05"}
     db = tmp_path / "qa.duckdb"

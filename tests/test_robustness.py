@@ -11,9 +11,9 @@ import time
 import duckdb
 import pytest
 
-from tests.bad_inputs import make_corpus
+from tests.helpers.bad_inputs import make_corpus
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server, SIGKILLed subprocess runs
 CONFIG = "tests/data/test.toml"
 
 
@@ -34,11 +34,11 @@ def rows(db):
         con.close()
 
 
-def test_bad_inputs_each_get_a_clear_error(harness, shared_data, tmp_path):
+def test_bad_inputs_each_get_a_clear_error(harness, sample_calls, tmp_path):
     from flows.nightly import nightly
 
     archive = tmp_path / "bad"
-    expected = make_corpus(archive, shared_data / "calls" / "dev_call_03.stereo.wav")
+    expected = make_corpus(archive, sample_calls / "dev_call_03.stereo.wav")
     (archive / "manifest.csv").write_text(
         "call_id,path,started_at,timezone\n"
         "mu,mulaw.wav,not-a-date,Asia/Shanghai\n"
@@ -72,11 +72,11 @@ def test_bad_inputs_each_get_a_clear_error(harness, shared_data, tmp_path):
 
 
 @pytest.fixture()
-def three_calls(shared_data, tmp_path):
+def three_calls(sample_calls, tmp_path):
     archive = tmp_path / "calls"
     archive.mkdir()
     for i in ("03", "06", "04"):
-        shutil.copy(shared_data / "calls" / f"dev_call_{i}.stereo.wav", archive)
+        shutil.copy(sample_calls / f"dev_call_{i}.stereo.wav", archive)
     return archive
 
 
@@ -149,7 +149,7 @@ def test_second_run_waits_for_none_and_says_why(harness, three_calls, tmp_path):
     assert rows(db)["calls"] == 3
 
 
-def test_no_transcript_text_in_logs_or_results(harness, shared_data, tmp_path):
+def test_no_transcript_text_in_logs_or_results(harness, sample_calls, test_data, tmp_path):
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -159,11 +159,11 @@ def test_no_transcript_text_in_logs_or_results(harness, shared_data, tmp_path):
 
     archive = tmp_path / "a"
     archive.mkdir()
-    shutil.copy(shared_data / "calls" / "dev_call_05.stereo.wav", archive)
+    shutil.copy(sample_calls / "dev_call_05.stereo.wav", archive)
     started = time.time()
     state = nightly(str(archive), db=str(tmp_path / "l.duckdb"), config_path=CONFIG, return_state=True)
     assert state.is_completed()
-    truth = json.loads((shared_data / "calls" / "dev_call_05.json").read_text(encoding="utf-8"))
+    truth = json.loads((test_data / "calls" / "dev_call_05.json").read_text(encoding="utf-8"))
     fragments = {t["text"][i:i + 4] for t in truth["turns"] for i in range(0, max(len(t["text"]) - 4, 1), 2)}
 
     async def logs():

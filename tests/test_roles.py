@@ -13,8 +13,8 @@ CALLS = [f"dev_call_0{i}" for i in range(1, 7)]
 STEREO_PRIOR = {"ch0": "collector", "ch1": "customer"}
 
 
-def call_turns(shared_data: Path, call: str) -> list[dict]:
-    return json.loads((shared_data / "calls" / f"{call}.json").read_text())["turns"]
+def call_turns(test_data: Path, call: str) -> list[dict]:
+    return json.loads((test_data / "calls" / f"{call}.json").read_text())["turns"]
 
 
 def utterances(turns: list[dict], label, edit=lambda text: text) -> list[Utterance]:
@@ -32,8 +32,8 @@ def channel_label(channel: int) -> str:
 
 
 @pytest.mark.parametrize("call", CALLS)
-def test_content_only_roles(shared_data: Path, call: str) -> None:
-    turns = call_turns(shared_data, call)
+def test_content_only_roles(test_data: Path, call: str) -> None:
+    turns = call_turns(test_data, call)
     result = assign_roles(utterances(turns, mono_label))
     assert result.roles == {mono_label(t["channel"]): t["role"] for t in turns}
     assert not result.needs_review, result.reasons
@@ -41,8 +41,8 @@ def test_content_only_roles(shared_data: Path, call: str) -> None:
 
 
 @pytest.mark.parametrize("call", CALLS)
-def test_roles_with_channel_prior(shared_data: Path, call: str) -> None:
-    turns = call_turns(shared_data, call)
+def test_roles_with_channel_prior(test_data: Path, call: str) -> None:
+    turns = call_turns(test_data, call)
     result = assign_roles(utterances(turns, channel_label), prior=STEREO_PRIOR)
     assert result.roles == {channel_label(t["channel"]): t["role"] for t in turns}
     assert not result.needs_review, result.reasons
@@ -62,8 +62,8 @@ def with_slips(text: str) -> str:
 
 
 @pytest.mark.parametrize("call", CALLS)
-def test_roles_survive_asr_slips_and_traditional_text(shared_data: Path, call: str) -> None:
-    turns = call_turns(shared_data, call)
+def test_roles_survive_asr_slips_and_traditional_text(test_data: Path, call: str) -> None:
+    turns = call_turns(test_data, call)
     result = assign_roles(utterances(turns, mono_label, with_slips))
     assert result.roles == {mono_label(t["channel"]): t["role"] for t in turns}
 
@@ -73,9 +73,9 @@ def test_cue_text() -> None:
     assert cue_text("她不在, 我是她媽媽!") == "他不在我是他妈妈"
 
 
-def test_three_voices_on_a_mono_call(shared_data: Path) -> None:
+def test_three_voices_on_a_mono_call(test_data: Path) -> None:
     """Debtor and a relative on one line: collector, customer and third_party."""
-    turns = call_turns(shared_data, "dev_call_03")
+    turns = call_turns(test_data, "dev_call_03")
     utts = utterances(turns, mono_label) + [
         Utterance("SPEAKER_02", "unknown", 24.0, 27.0, "喂,我是王芳,我就是本人,这个钱我下个月还。")]
     result = assign_roles(utts)
@@ -90,19 +90,19 @@ def test_call_without_cues_is_flagged() -> None:
     assert min(result.confidence.values()) <= 0.6
 
 
-def test_prior_contradicted_by_content_is_flagged(shared_data: Path) -> None:
-    turns = call_turns(shared_data, "dev_call_01")
+def test_prior_contradicted_by_content_is_flagged(test_data: Path) -> None:
+    turns = call_turns(test_data, "dev_call_01")
     swapped = utterances(turns, lambda ch: f"ch{1 - ch}")  # collector recorded on ch1
     result = assign_roles(swapped, prior=STEREO_PRIOR)
     assert result.needs_review
     assert any("swapped" in r for r in result.reasons)
 
 
-def test_apply_roles_sets_every_utterance(shared_data: Path) -> None:
-    utts = utterances(call_turns(shared_data, "dev_call_06"), channel_label)
+def test_apply_roles_sets_every_utterance(test_data: Path) -> None:
+    utts = utterances(call_turns(test_data, "dev_call_06"), channel_label)
     result = assign_roles(utts, prior=STEREO_PRIOR)
     apply_roles(utts + [Utterance("ch9", "unknown", 0, 1, "x")], result)
-    assert [u.role for u in utts] == [t["role"] for t in call_turns(shared_data, "dev_call_06")]
+    assert [u.role for u in utts] == [t["role"] for t in call_turns(test_data, "dev_call_06")]
     assert apply_roles([Utterance("ch9", "customer", 0, 1, "x")], RoleAssignment())[0].role == "unknown"
 
 

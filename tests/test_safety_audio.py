@@ -18,8 +18,8 @@ from callqa.cli import app
 from core.domain import Call, Utterance, Word
 from core.files import sha256_file
 from speech.redact_audio import MAX_EXTEND_S, PAD_S, TONE_HZ, TONE_LEVEL, redact_audio, redaction_windows, tone_out
-from tests.audio_tools import decode_at
-from tests.test_reporting_data import processed
+from tests.helpers.audio import decode_at
+from tests.helpers.reporting_data import processed
 from warehouse.redaction import PLACEHOLDERS, masked_spans
 from warehouse.store import Warehouse
 

@@ -20,7 +20,7 @@ from callqa.cli import app
 from core.files import sha256_file
 from core.domain import Call, Failure
 from flows.nightly import plan, skip_purged
-from tests.test_warehouse import processed
+from tests.helpers.warehouse_data import processed
 from warehouse.artifacts import recorded_files
 from warehouse.export import ExportError, export
 from warehouse.purge import lift, purge, select_calls

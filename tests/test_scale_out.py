@@ -4,16 +4,16 @@ import shutil
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # a Prefect server and a Dask cluster
 
 
-def test_nightly_on_a_dask_cluster(harness, shared_data, tmp_path, monkeypatch):
+def test_nightly_on_a_dask_cluster(harness, sample_calls, tmp_path, monkeypatch):
     from flows.nightly import nightly
 
     archive = tmp_path / "archive"
     archive.mkdir()
     for i in ("03", "06"):
-        shutil.copy(shared_data / "calls" / f"dev_call_{i}.stereo.wav", archive)
+        shutil.copy(sample_calls / f"dev_call_{i}.stereo.wav", archive)
     monkeypatch.setenv("CALLQA_FLOW__TASK_RUNNER", "dask")
     monkeypatch.setenv("CALLQA_ASR__CPU_THREADS", "1")
     db = tmp_path / "dask.duckdb"

@@ -2,7 +2,7 @@
 from warehouse.staging import find_staged, read_staged, remove_staged, write_staged
 from warehouse.store import Warehouse
 from warehouse.staging import stage_call as stage
-from tests.test_warehouse import counts, processed
+from tests.helpers.warehouse_data import counts, processed
 
 
 def test_round_trip_and_half_written_folders(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.audio_tools import encode
+from tests.helpers.audio import encode
 
 
 def _wav_header_only(path: Path) -> None:
@@ -50,7 +50,7 @@ def make_corpus(folder: Path, good: Path) -> dict[str, tuple[str, str | None]]:
     encode(noise, 8000, folder / "white_noise.wav", "pcm_s16le", "wav")
     expected["white_noise"] = ("ok", None)
 
-    from tests.audio_tools import decode_at
+    from tests.helpers.audio import decode_at
     call = decode_at(good, 8000).samples
     six = np.zeros((6, call.shape[1]), dtype=np.float32)
     six[0], six[1] = call[0], call[1]

@@ -1,7 +1,8 @@
 """Test warehouses for the reporting tests (helpers only, no tests here).
 
-The six scripted calls are landed from their ground truth (``dev_call_0N.json``: turns, roles,
-labels) with their real recordings, so no ASR is needed; extra synthetic calls exercise the
+The six scripted calls are landed from their ground truth (``dev_call_0N.json`` in
+tests/data/calls: turns, roles, labels) with their real recordings (samples/calls), so no ASR
+is needed; extra synthetic calls exercise the
 cross-call compliance rules, a missing recording, and hostile transcript text.
 """
 from __future__ import annotations
@@ -60,13 +61,15 @@ def processed(call: Call, turns: list[tuple[str, float, float, str, list[str]]],
                          diarization="channel", asr_model="ground-truth")
 
 
-def scripted_calls(calls_dir: Path, team: str = "T1", campaign: str = "card-2026Q4") -> list[ProcessedCall]:
-    """The six scripted dev calls, from their ground truth, pointing at their stereo recordings."""
+def scripted_calls(truth_dir: Path, audio_dir: Path, team: str = "T1",
+                   campaign: str = "card-2026Q4") -> list[ProcessedCall]:
+    """The six scripted dev calls, from their ground truth (``truth_dir``), pointing at their
+    stereo recordings (in ``audio_dir``)."""
     out = []
-    for meta_path in sorted(calls_dir.glob("dev_call_0*.json")):
+    for meta_path in sorted(truth_dir.glob("dev_call_0*.json")):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         roles = tuple(meta["channels"][k] for k in sorted(meta["channels"]))
-        audio = calls_dir / meta["audio"]["stereo"]
+        audio = audio_dir / meta["audio"]["stereo"]
         call = Call(call_id=meta["call_id"], path=str(audio), sha256=sha256_file(audio),
                     size_bytes=audio.stat().st_size, collector_id=meta["collector_id"],
                     account_id=meta["account_id"], started_at=datetime.fromisoformat(meta["started_at"]),
@@ -108,11 +111,11 @@ def synthetic_calls() -> list[ProcessedCall]:
     return out
 
 
-def build_db(db: Path, calls_dir: Path, *, synthetic: bool = True) -> Path:
+def build_db(db: Path, truth_dir: Path, audio_dir: Path, *, synthetic: bool = True) -> Path:
     """Land the scripted (and synthetic) calls into a fresh warehouse at ``db``."""
-    results = scripted_calls(calls_dir) + (synthetic_calls() if synthetic else [])
+    results = scripted_calls(truth_dir, audio_dir) + (synthetic_calls() if synthetic else [])
     with Warehouse(db) as wh:
-        run = wh.start_run(str(calls_dir), {})
+        run = wh.start_run(str(audio_dir), {})
         wh.land(results, [], run)
         wh.finish_run(run, discovered=len(results), skipped=0, landed=len(results), failed=0, audio_seconds=0.0)
     return db
