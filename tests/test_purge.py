@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from core.filenames import safe_name
 from tests.test_warehouse import processed
 from warehouse.export import export
 from warehouse.purge import purge, select_calls
@@ -24,7 +25,8 @@ def test_purge_everywhere_and_recorded(tmp_path):
     db = landed(tmp_path)
     out = tmp_path / "export"
     export(db, out)
-    assert (out / "vtt" / "gone.1.vtt").is_file() and (out / "parquet").is_dir()
+    gone, keep = safe_name("gone.1"), safe_name("keep")
+    assert (out / "vtt" / f"{gone}.vtt").is_file() and (out / "parquet").is_dir()
     with Warehouse(db) as wh:
         ids = select_calls(wh, account_id="A-ERASE")
         assert ids == ["gone.1"]
@@ -36,8 +38,8 @@ def test_purge_everywhere_and_recorded(tmp_path):
     assert set(left.values()) == {0}
     assert result.rows_deleted == 1 + 3 + 1 + 1
     assert record[:3] == ("account_id=A-ERASE", 1, 6) and record[3] == result.files_removed > 0
-    assert not (out / "vtt" / "gone.1.vtt").exists() and not (out / "rttm" / "gone.1.rttm").exists()
-    assert (out / "vtt" / "keep.vtt").is_file() and kept == 3
+    assert not (out / "vtt" / f"{gone}.vtt").exists() and not (out / "rttm" / f"{gone}.rttm").exists()
+    assert (out / "vtt" / f"{keep}.vtt").is_file() and kept == 3
     assert not (out / "parquet").exists()  # mixed files: removed whole, `callqa export` rebuilds
 
 
