@@ -42,6 +42,15 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _refuse_overwriting(output: Optional[Path], *inputs: Path) -> None:
+    """Exit 2 when an output path is one of the inputs (after links and ``..``)."""
+    from core.files import same_file
+
+    for source in inputs:
+        if output is not None and same_file(output, source):
+            _fail(f"output {output} is the input file {source}; choose another output path")
+
+
 def _settings(path: Optional[Path], overrides: dict | None = None) -> Settings:
     """Settings from the config file and environment, or a one-line error (exit 2)."""
     try:
@@ -58,6 +67,8 @@ def print_summary(summary: dict) -> None:
     table.add_row("landed this run", f"{summary['landed']} ({summary['audio_minutes']} audio min)")
     table.add_row("skipped (already landed)", str(summary["skipped"]))
     table.add_row("skipped (purged)", str(summary.get("skipped_purged", 0)))
+    if summary.get("moved") or summary.get("rekeyed"):
+        table.add_row("moved / renamed (not processed again)", f"{summary.get('moved', 0)} / {summary.get('rekeyed', 0)}")
     table.add_row("failed", str(summary["failed"]))
     flags = ", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"
     table.add_row("flags by kind", flags)
@@ -78,13 +89,16 @@ def run(
 ) -> None:
     """Process every recording under ARCHIVE not yet landed (or changed since) and print a summary."""
     from flows.nightly import run_nightly
+    from flows.server import api_server
     from warehouse.store import WarehouseBusy
 
     if not archive.is_dir():
         _fail(f"archive folder {archive} does not exist")
     try:
-        summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
-                              workers=workers, config_path=str(config) if config else None, retry_failed=retry_failed)
+        with api_server():  # a temporary Prefect server dies with this process, even on SIGKILL
+            summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
+                                  workers=workers, config_path=str(config) if config else None,
+                                  retry_failed=retry_failed)
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     print_summary(summary)
@@ -127,10 +141,12 @@ def diarize(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Who spoke when, with roles: the same transcription, diarization and role code as the flow."""
+    from core.files import write_text_atomic
     from core.formats import to_rttm
     from flows.recording import decode_call, transcribe_audio
     from speech.audio import AudioError
 
+    _refuse_overwriting(rttm, audio)
     settings = _settings(config, {"diarization.num_speakers": speakers,
                                   "diarization.max_speakers": 3 if allow_third else 0})
     try:
@@ -140,7 +156,10 @@ def diarize(
     transcript, outcome = transcribe_audio(decoded, settings)
     out = to_rttm(transcript.utterances, audio.stem)
     if rttm:
-        rttm.write_text(out, encoding="utf-8")
+        try:
+            write_text_atomic(rttm, out)
+        except OSError as exc:
+            _fail(f"cannot write {rttm}: {exc.strerror or exc}")
         roles = ", ".join(sorted({f"{u.speaker}={u.role}" for u in transcript.utterances}))
         err.print(f"{transcript.diarization}: {len(transcript.utterances)} turns ({roles}), "
                   f"role confidence {outcome.confidence}{', needs review' if outcome.needs_review else ''}"
@@ -157,6 +176,7 @@ def analyze_text(
     """Add `labels` and `sentiment` to each row: how QA leads try rule changes."""
     from analysis import annotate_jsonl
 
+    _refuse_overwriting(output, input)
     try:
         n = annotate_jsonl(input, output)
     except (OSError, ValueError) as exc:

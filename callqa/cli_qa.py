@@ -105,8 +105,12 @@ def sample(
     """
     from warehouse.review import sample as draw, write_sample_csv
 
+    from core.files import same_file
+
     settings = _settings(config)
     path = _db(db, settings)
+    if csv and same_file(csv, path):
+        _fail(f"--csv {csv} is the database; choose another file")
     try:
         rows = draw(path, n, by=by.split(","), seed=seed, unflagged_share=unflagged_share,
                     include_reviewed=include_reviewed)
@@ -121,7 +125,10 @@ def sample(
                       r["collector_id"] or "", at)
     console.print(table)
     if csv:
-        write_sample_csv(rows, csv)
+        try:
+            write_sample_csv(rows, csv)
+        except OSError as exc:
+            _fail(f"cannot write {csv}: {exc.strerror or exc}")
         console.print(f"written to {csv}", highlight=False)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 import duckdb
 
+from core.csvsafe import restore_cell, write_csv
 from warehouse import logger
 from warehouse.store import Warehouse
 
@@ -110,11 +111,8 @@ def record(db: str | Path, verdict: Verdict) -> Verdict:
 
 
 def _free_text(raw: str | None) -> str | None:
-    """A note/reviewer cell; undoes the report page's quote before a leading = + - @."""
-    text = (raw or "").strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        text = text[1:]
-    return text or None
+    """A note/reviewer cell (its formula quote already removed by ``restore_cell``)."""
+    return (raw or "").strip() or None
 
 
 def _parse_time(raw: str) -> datetime | None:
@@ -136,7 +134,7 @@ def import_csv(db: str | Path, path: str | Path, default_reviewer: str) -> Impor
         missing = {"call_id", "finding_id", "verdict"} - set(reader.fieldnames or [])
         if missing:
             raise ReviewError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = list(reader)
+        rows = [{k: restore_cell(v) for k, v in row.items()} for row in reader]  # undo formula quotes
     with Warehouse(db) as wh:
         checked: list[Verdict] = []
         for line, row in enumerate(rows, start=2):
@@ -248,10 +246,6 @@ def sample(db: str | Path, n: int, by: Iterable[str] = ("kind",), seed: int = 0,
 
 
 def write_sample_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write a sample in the format ``callqa review --import`` reads back (verdict column empty)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(SAMPLE_COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    """Write a sample in the format ``callqa review --import`` reads back (verdict column empty),
+    atomically, with spreadsheet formulas neutralised (``core.csvsafe``)."""
+    write_csv(path, SAMPLE_COLUMNS, rows)
