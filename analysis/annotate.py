@@ -88,6 +88,8 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{in_path}: row {lineno}: bad JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ValueError(f"{in_path}: row {lineno}: JSON nested too deeply") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{in_path}: row {lineno}: expected a JSON object")
             missing = [k for k in ("role", "text") if not isinstance(row.get(k), str)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,7 +17,7 @@ from core.domain import Call, Failure, ProcessedCall, storable
 from core.failpoints import failpoint
 from warehouse import logger, tables
 from warehouse.staging import StagedCall, stage_call
-from warehouse.migrate import migrate
+from warehouse.migrate import WarehouseError, check_schema, migrate
 
 CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -24,6 +25,15 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 class WarehouseBusy(Exception):
     """Another process holds the database for writing."""
+
+
+class WarehouseReadOnly(WarehouseError):
+    """The database (its file, or the folder its write-ahead log goes into) cannot be written."""
+
+
+_NOT_DUCKDB = "not a valid DuckDB database file"
+_HELD = ("could not set lock", "conflicting lock")  # another process has it open for writing
+_DENIED = ("permission denied", "operation not permitted", "read-only file system")
 
 
 def _now() -> datetime:
@@ -34,26 +44,43 @@ class Warehouse:
     """A migrated DuckDB database opened by this process.
 
     Args:
-        path: the database file (its folder is created).
+        path: the database file (its folder is created unless ``existing``).
         read_only: open for reading only (reports, exports); several readers may share it.
+            The file must exist and be a callqa warehouse.
+        existing: the file must exist and be a callqa warehouse (commands that read, delete or
+            add to a warehouse: never create an empty one from a mistyped path).
     Raises:
         WarehouseBusy: another process is writing to the same file.
+        WarehouseReadOnly: opening for writing was refused (read-only file or file system).
+        WarehouseError: the file is missing (``read_only``/``existing``), not a DuckDB
+            database, not a callqa warehouse, or written by a newer callqa.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, *, read_only: bool = False, existing: bool = False):
         self.path = Path(path)
+        if read_only or existing:
+            if not self.path.exists():
+                raise WarehouseError(f"database {self.path} does not exist")
+            if not self.path.is_file():
+                raise WarehouseError(f"database {self.path} is not a file")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _check_write_access(self.path)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise WarehouseBusy(
-                    f"database {self.path} is in use by another process (another callqa run?): {exc}"
-                ) from exc
+        except duckdb.Error as exc:
+            raise _open_error(self.path, exc) from exc
+        try:
+            if read_only or existing:
+                check_schema(self.con, empty_ok=False)
+            if not read_only:
+                migrate(self.con)
+        except WarehouseError as exc:
+            self.con.close()
+            raise WarehouseError(f"{self.path}: {exc}") from exc
+        except BaseException:
+            self.con.close()
             raise
-        if not read_only:
-            migrate(self.con)
 
     def close(self) -> None:
         self.con.close()
@@ -281,6 +308,40 @@ class Warehouse:
         moved, rekeyed = self.con.execute(
             "SELECT coalesce(n_moved, 0), coalesce(n_rekeyed, 0) FROM runs WHERE run_id = ?", [run_id]).fetchone()
         return {"moved": moved, "rekeyed": rekeyed}
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> Exception:
+    """The error to raise for a database that DuckDB would not open."""
+    text = str(exc)
+    if any(held in text.lower() for held in _HELD):
+        return WarehouseBusy(f"database {path} is in use by another process (another callqa run?): {text}")
+    if _NOT_DUCKDB in text:
+        return WarehouseError(f"{path} is not a DuckDB database (not a callqa warehouse)")
+    if any(d in text.lower() for d in _DENIED):
+        return WarehouseReadOnly(f"database {path} cannot be opened for writing: {text}")
+    return WarehouseError(f"cannot open database {path}: {text}")
+
+
+def _check_write_access(path: Path) -> None:
+    """Refuse to open for writing what cannot be written: the file, or its folder, where DuckDB
+    writes its log at the first commit (a commit failing there would leave work half done)."""
+    for target, what in ((path, "the file"), (path.parent, "its folder")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise WarehouseReadOnly(f"database {path} cannot be written ({what} {target} is read-only)")
+
+
+def check_writable(path: str | Path) -> None:
+    """Before writing output that is recorded in the warehouse (exports, reports): the
+    database exists, is a callqa warehouse, and can be written now, so that the record of what
+    is written can be made and a purge reaches it. Opens it for writing once (pending
+    migrations are applied) and closes it.
+
+    Raises:
+        WarehouseReadOnly: the file, or its folder (where DuckDB writes its log), is not writable.
+        WarehouseBusy: another process is writing to it.
+        WarehouseError: missing, not DuckDB, not a callqa warehouse, or a newer schema.
+    """
+    Warehouse(path, existing=True).close()
 
 
 def _unique_by_call(failures: list[Failure]) -> list[Failure]:
