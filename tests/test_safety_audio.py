@@ -213,7 +213,7 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     report = build_report(db, tmp_path / "report", cfg)
     assert (report.audio_ok, report.audio_changed, report.audio_missing) == (1, 0, 0)
     page = (tmp_path / "report" / "calls" / f"{safe_name('dev_call_05')}.html").read_text(encoding="utf-8")
-    assert 'src="../audio/dev_call_05.wav"' in page
+    assert f'src="../audio/{safe_name("dev_call_05")}.wav"' in page
     played = tmp_path / "report" / "audio" / f"{safe_name('dev_call_05')}.wav"
     assert played.read_bytes() != src.read_bytes()
     assert all(p.read_bytes() != src.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file())
