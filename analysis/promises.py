@@ -34,8 +34,10 @@ Due dates (weeks run Monday to Sunday):
 * 三天内/一周之内/一个星期之内/两天后: start + N days (weeks x 7); 一个月内: + one month;
 * 下个月 / 二月(初|份) / 这个月 -> "YYYY-MM"; 上周/昨天/上个月 (past) are skipped;
 * 发工资以后, 过几天, 有钱了 -> None (no date named).
-The first date expression in the text that resolves wins (下个月十五号发工资,发了就还 ->
-the 15th of next month).
+The first date expression that resolves in a clause with a paying verb wins (一号了是吧,那我
+十号之前还 -> the 10th), else the first in the text (下个月十五号发工资,发了就还 -> the 15th
+of next month); 马上/立刻/现在就 count only when no date is named (下周一发工资,发了马上还 ->
+next Monday).
 """
 from __future__ import annotations
 
@@ -156,17 +158,19 @@ def parse_amount(text: str) -> float | None:
 
 # ---- dates ----------------------------------------------------------------------------
 _NUM = r"[0-9]{1,2}|[一二两三四五六七八九十]{1,3}"
+_CLAUSE = re.compile(r"[^,.!?;]+")
 _WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 6}
 _REL_DAY = {"大后天": 3, "后天": 2, "后儿个": 2, "后儿": 2, "明天": 1, "明日": 1, "明儿个": 1, "明儿": 1,
             "明早": 1, "明晚": 1, "明个": 1, "今天": 0, "今日": 0, "今儿个": 0, "今儿": 0, "今晚": 0,
             "今早": 0, "今个": 0, "当天": 0, "现在就": 0, "马上": 0, "立刻": 0, "立马": 0, "这就": 0}
+_IMMEDIATE = frozenset({"现在就", "马上", "立刻", "立马", "这就"})
 _MONTH_PREFIX = r"下下个?|下个?|这个?|本|当|上个?"
 _DATE = re.compile(
     rf"(?:(?P<y>[0-9]{{4}})年)?(?P<m>{_NUM})月(?P<d>{_NUM})(?:号|日)"
     rf"|(?P<mp>{_MONTH_PREFIX})月(?P<md>{_NUM})(?:号|日)"
     rf"|(?P<ep>{_MONTH_PREFIX})?月(?:底|末)|(?P<em>{_NUM})月(?:底|末)"
     r"|(?P<ye>今年|这年|年)(?:底|末)"
-    rf"|(?P<wp>下下个?|下个?|这个?|本|上个?)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天末])(?![定直起样般下会点些次共切])"
+    rf"|(?P<wp>下下个?|下个?|这个?|本|上个?)?(?:周|星期|礼拜)(?P<wd>一(?![定直起样般下会点些次共切])|[二三四五六日天末])"
     rf"|(?P<n>{_NUM}|半)(?P<ge>个)?(?P<nu>天|日|周|星期|礼拜|月)(?:之内|以内|内|之后|以后|后)"
     r"|(?P<rel>" + "|".join(sorted(_REL_DAY, key=len, reverse=True)) + ")"
     rf"|(?P<dd>{_NUM})(?:号|日)"
@@ -298,11 +302,19 @@ def parse_due(text: str, started_at: datetime | date | str | None) -> str | None
     today = local_date(started_at)
     if today is None:
         return None
-    for m in _DATE.finditer(_norm(text)):
-        due = _resolve(m, today)
-        if due is not None:
+    norm = _norm(text)
+    found = [(m.start(), due, m.group("rel") in _IMMEDIATE) for m in _DATE.finditer(norm)
+             if (due := _resolve(m, today)) is not None]
+    if not found:
+        return None
+    # a date in the clause that pays wins over one said elsewhere (一号了是吧,那我十号之前还);
+    # 马上/立刻 only when no date is named (发了工资马上还: the payday counts)
+    clauses = [(c.start(), c.end()) for c in _CLAUSE.finditer(norm) if _PAY_NEAR.search(c.group())]
+    named = [f for f in found if not f[2]] or found
+    for pos, due, _ in named:
+        if any(lo <= pos < hi for lo, hi in clauses):
             return due
-    return None
+    return named[0][1]
 
 
 def parse_promise(text: str, started_at: datetime | date | str | None = None) -> Promise:

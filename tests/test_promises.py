@@ -43,6 +43,10 @@ def test_every_dev_promise_amount_and_due(test_data):
     (THU, "下下周三还", "2026-11-25"),
     (THU, "周三还", "2026-11-18"),                # this week's Wednesday has passed
     (THU, "周末还", "2026-11-15"),                # the week's Sunday
+    (THU, "周四下午还", "2026-11-12"),            # 周四 said on a Thursday: today
+    (THU, "下周四下午还", "2026-11-19"),
+    (THU, "下周一发工资,发了马上还", "2026-11-16"),  # 马上 only counts without a named date
+    (THU, "十二号了吧?那我二十号之前还", "2026-11-20"),  # the date in the paying clause
     ("2026-12-27T11:00:00+08:00", "下周一还", "2026-12-28"),   # said on a Sunday
     ("2026-12-27T11:00:00+08:00", "周三还", "2026-12-30"),
     (THU, "月底还", "2026-11-30"),
