@@ -2,8 +2,12 @@
 
 Public API (used by the flow and `callqa analyze-text`):
     annotate_row(role, text) -> (labels, sentiment)
-    annotate_jsonl(in_path, out_path | None) -> rows written
-    analyze_call(utterances) -> findings (also sets u.labels / u.sentiment in place)
+    annotate_jsonl(in_path, out_path | None) -> rows written (adds labels, sentiment, promise)
+    analyze_call(utterances, started_at=None) -> findings (also sets u.labels / u.sentiment
+        in place); promise_to_pay findings carry amount and due
+    disposition(utterances, findings) -> right_party | third_party | wrong_number | no_answer | unknown
+    parse_promise(text, started_at) -> Promise(amount, due)
+    LABELS (misconduct, PII, steps) and OUTCOME_LABELS (promise_to_pay ... wrong_party)
     redact(text) -> text with [身份证] [卡号] [电话] (and [号码] for other long numbers)
     pii_spans(text) -> [(start, end, kind)]       (what the `pii` label means)
     redaction_spans(text) -> [(start, end, kind)] (what is masked at rest)
@@ -14,9 +18,12 @@ import logging
 
 from analysis.annotate import LABELS, analyze_text, annotate_jsonl, annotate_row
 from analysis.calls import analyze_call
+from analysis.disposition import DISPOSITIONS, disposition
+from analysis.outcomes import OUTCOME_LABELS
+from analysis.promises import parse_promise
 from analysis.pii import pii_spans, redact, redaction_spans
 
 logging.getLogger("analysis").addHandler(logging.NullHandler())
 
-__all__ = ["LABELS", "analyze_call", "analyze_text", "annotate_jsonl", "annotate_row",
-           "pii_spans", "redact", "redaction_spans"]
+__all__ = ["DISPOSITIONS", "LABELS", "OUTCOME_LABELS", "analyze_call", "analyze_text", "annotate_jsonl",
+           "annotate_row", "disposition", "parse_promise", "pii_spans", "redact", "redaction_spans"]

@@ -2,7 +2,12 @@
 
 `analyze_text(role, text)` runs every detector once on one normalised view and returns
 labels, sentiment and the best hit per label (for findings); `annotate_row` is its
-two-field summary; `annotate_jsonl` applies it to a JSONL file.
+two-field summary; `annotate_jsonl` applies it to a JSONL file and adds each row's
+`promise` (amount and due, resolved against the row's `started_at`).
+
+Labels come in two groups: `LABELS` (misconduct, PII, required steps) and
+`OUTCOME_LABELS` (what the call achieved: promise_to_pay ... wrong_party); an utterance's
+labels list the first group, then the second, each in its tuple's order.
 """
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis import abuse, privacy, self_harm, sentiment, steps, threat
+from analysis import abuse, outcomes, privacy, self_harm, sentiment, steps, threat
 from analysis.normalize import normalize
+from analysis.outcomes import OUTCOME_LABELS
+from analysis.promises import local_date, parse_promise
 from analysis.pii import pii_matches
 from analysis.rules import Hit
 from core.domain import norm_role
@@ -25,6 +32,7 @@ logger = logging.getLogger("analysis")
 
 LABELS = ("abuse", "threat", "privacy", "pii", "self_harm", "identity_disclosure",
           "identity_verification", "purpose_disclosure", "repayment_options")
+ALL_LABELS = LABELS + OUTCOME_LABELS
 PII_SEVERITY = "low"
 
 
@@ -57,11 +65,12 @@ def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
     add(privacy.detect(norm, role))
     add(self_harm.detect(norm, role))
     add(steps.detect(norm, role))
+    add(outcomes.detect(norm, role))
     pii = pii_matches(text)
     if pii:
         s, e, kind, score = max(pii, key=lambda m: m[3])
         best["pii"] = Hit(f"pii.{kind}", "pii", score, PII_SEVERITY, s, e)
-    labels = [lab for lab in LABELS if lab in best]
+    labels = [lab for lab in ALL_LABELS if lab in best]
     sent, sscore = sentiment.classify(norm, role, labels)
     return TextAnalysis(labels, sent, round(sscore, 3), best, norm)
 
@@ -72,11 +81,25 @@ def annotate_row(role: str, text: str) -> tuple[list[str], str]:
     return a.labels, a.sentiment
 
 
-def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> int:
-    """Add `labels` and `sentiment` to every row of a JSONL file; returns the row count.
+def promise_of(analysis: TextAnalysis, started_at: object = None) -> dict | None:
+    """`{"amount", "due"}` of the utterance's promise, None when it holds none.
 
-    Rows need `role` and `text`; other fields are kept. `out_path` None writes to stdout; a
-    file is written atomically (every row or, when interrupted, its earlier content).
+    `started_at` is the call's local start (see analysis.promises); without it `due` is None.
+    """
+    if "promise_to_pay" not in analysis.labels:
+        return None
+    return parse_promise(analysis.norm, started_at).as_dict()
+
+
+def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> int:
+    """Add `labels`, `sentiment` and `promise` to every row of a JSONL file; returns the row count.
+
+    Rows need `role` and `text`; other fields are kept, in their order (`labels`,
+    `sentiment` and `promise` replace earlier values in place or are added at the end).
+    An optional `started_at` (ISO-8601 with offset, the call's local start) resolves the
+    promise's relative dates; rows without it get `due` null. `promise` is null on rows
+    that hold no promise. `out_path` None writes to stdout; a file is written atomically
+    (every row or, when interrupted, its earlier content).
     Raises ValueError naming the row (1-based line number) for bad JSON or missing fields.
     """
     rows = []
@@ -95,12 +118,16 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
             missing = [k for k in ("role", "text") if not isinstance(row.get(k), str)]
             if missing:
                 raise ValueError(f"{in_path}: row {lineno}: missing or non-string {', '.join(missing)}")
+            started = row.get("started_at")
+            if started is not None and (not isinstance(started, str) or local_date(started) is None):
+                raise ValueError(f"{in_path}: row {lineno}: started_at is not an ISO-8601 time")
             rows.append(row)
     with contextlib.nullcontext(sys.stdout) if out_path is None else atomic_write(out_path) as out:
         for row in rows:
-            labels, sent = annotate_row(row["role"], row["text"])
-            row["labels"] = labels
-            row["sentiment"] = sent
+            a = analyze_text(row["role"], row["text"])
+            row["labels"] = a.labels
+            row["sentiment"] = a.sentiment
+            row["promise"] = promise_of(a, row.get("started_at"))
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             failpoint("annotate-row")
     logger.info("annotated %d rows", len(rows))

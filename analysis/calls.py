@@ -13,20 +13,34 @@ and returns findings:
 * `missing_steps`: required steps the collector never did (not emitted when there is
   no collector speech, or when only a third party was reached: then the steps would be
   wrong to do);
-* `sentiment_trajectory`: a role's sentiment much worse at the end than at the start.
+* `sentiment_trajectory`: a role's sentiment much worse at the end than at the start;
+* one finding per (utterance, outcome label) for promise_to_pay, refusal_to_pay, dispute,
+  hardship, cease_contact, complaint_threat and wrong_party (customer or third-party
+  speech; severity from rules/outcomes.yaml: promise_to_pay `info`, refusal_to_pay and
+  wrong_party `low`, the follow-ups dispute / hardship / cease_contact / complaint_threat
+  `medium`). A `promise_to_pay` finding carries the promise: `amount` (yuan or None) and
+  `due` (``YYYY-MM-DD``, ``YYYY-MM`` or None), resolved against `started_at`, the call's
+  local start (a timezone-aware datetime in the debtor's zone, or an ISO-8601 string with
+  offset); without it `due` is None. Every other finding has amount = due = None.
+
+The call's disposition (right_party, third_party, wrong_number, no_answer, unknown) is
+`analysis.disposition.disposition(utterances, findings)`.
 
 Evidence is always redacted; utterance text is never logged.
 """
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 from functools import lru_cache
 
 from core.domain import Finding, Utterance, norm_role
 
 from analysis.annotate import analyze_text
+from analysis.outcomes import OUTCOME_LABELS
 from analysis.pii import redact
 from analysis.privacy import has_debt_details, says_debtor, says_third_party
+from analysis.promises import parse_promise
 from analysis.rules import load_yaml
 from analysis.steps import STEPS
 
@@ -41,8 +55,12 @@ def _cfg() -> dict:
     return load_yaml("calls.yaml")
 
 
-def analyze_call(utterances: list[Utterance]) -> list[Finding]:
-    """Label `utterances` in place and return the call's findings (see module docstring)."""
+def analyze_call(utterances: list[Utterance],
+                 started_at: datetime | date | str | None = None) -> list[Finding]:
+    """Label `utterances` in place and return the call's findings (see module docstring).
+
+    `started_at` (the call's local start) only resolves the due dates of promises.
+    """
     cfg = _cfg()
     findings: list[Finding] = []
     analyses = []
@@ -67,6 +85,7 @@ def analyze_call(utterances: list[Utterance]) -> list[Finding]:
                                             evidence=redact(u.text), rule_id=h.rule_id,
                                             score=round(float(h.score), 3), severity="info",
                                             utterance_index=i))
+        findings += _outcome_findings(u, i, a, started_at)
     findings += _privacy_call_rule(utterances, analyses, findings)
     findings += _missing_steps(utterances)
     findings += _trajectories(utterances)
@@ -74,6 +93,23 @@ def analyze_call(utterances: list[Utterance]) -> list[Finding]:
     logger.debug("analyze_call: %d utterances, %d findings (%d high+)",
                  len(utterances), len(findings), n_sev)
     return findings
+
+
+def _outcome_findings(u: Utterance, i: int, a, started_at) -> list[Finding]:
+    out = []
+    role = norm_role(u.role)
+    for label in OUTCOME_LABELS:
+        h = a.hits.get(label)
+        if h is None:
+            continue
+        amount = due = None
+        if label == "promise_to_pay":
+            promise = parse_promise(a.norm, started_at)
+            amount, due = promise.amount, promise.due
+        out.append(Finding(kind=label, role=role, start=u.start, end=u.end, evidence=redact(u.text),
+                           rule_id=h.rule_id, score=round(float(h.score), 3), severity=h.severity,
+                           utterance_index=i, amount=amount, due=due))
+    return out
 
 
 def _is_third_party(u: Utterance, norm: str) -> bool:

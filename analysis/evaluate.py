@@ -6,6 +6,11 @@
 Inputs: JSONL rows (role, text, labels[, sentiment]) and/or call JSON files (with
 `turns`) or folders of them. Prints per-label precision/recall/F1, sentiment accuracy,
 call-level findings per call, and the classifier's COLD dev scores.
+
+Outcome rows (rows with `started_at` or `promise`, as in dev_outcomes.jsonl) are judged on
+the outcome labels only (promise_to_pay ... wrong_party), and their promises on exact
+amount, exact due and both, over the promises detected on rows whose gold holds one; the
+other rows are judged on `LABELS` only (outcome labels are not annotated there).
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.annotate import LABELS, annotate_row
+from analysis.annotate import LABELS, analyze_text, promise_of
 from analysis.normalize import normalize
+from analysis.outcomes import OUTCOME_LABELS
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -49,30 +55,82 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
-def evaluate_rows(rows: list[dict]) -> dict:
-    """Per-label P/R/F1 (+ support), sentiment accuracy and the misclassified rows."""
-    counts = {lab: Counter() for lab in LABELS}
-    sent_total = sent_ok = 0
-    errors = []
-    for r in rows:
-        pred, sent = annotate_row(r["role"], r["text"])
-        gold = set(r.get("labels") or [])
-        for lab in LABELS:
-            key = ("tp" if lab in pred else "fn") if lab in gold else ("fp" if lab in pred else "tn")
-            counts[lab][key] += 1
-        if r.get("sentiment"):
-            sent_total += 1
-            sent_ok += sent == r["sentiment"]
-        if set(pred) != gold or (r.get("sentiment") and sent != r["sentiment"]):
-            errors.append({"id": r.get("id"), "role": r["role"], "gold": sorted(gold),
-                           "pred": sorted(pred), "gold_sentiment": r.get("sentiment"),
-                           "pred_sentiment": sent, "text": r["text"]})
-    per_label = {}
+def is_outcome_row(row: dict) -> bool:
+    """True for rows annotated with call outcomes (they carry `started_at` or `promise`)."""
+    return "started_at" in row or "promise" in row
+
+
+def _per_label(counts: dict[str, Counter]) -> dict[str, dict]:
+    out = {}
     for lab, c in counts.items():
         p, rc, f = prf(c["tp"], c["fp"], c["fn"])
-        per_label[lab] = {"precision": round(p, 4), "recall": round(rc, 4), "f1": round(f, 4),
-                          "support": c["tp"] + c["fn"], "predicted": c["tp"] + c["fp"]}
-    return {"n": len(rows), "labels": per_label,
+        out[lab] = {"precision": round(p, 4), "recall": round(rc, 4), "f1": round(f, 4),
+                    "support": c["tp"] + c["fn"], "predicted": c["tp"] + c["fp"]}
+    return out
+
+
+def _same_amount(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(float(a) - float(b)) < 0.005
+
+
+def evaluate_rows(rows: list[dict]) -> dict:
+    """Per-label P/R/F1 (+ support), sentiment accuracy and the misclassified rows.
+
+    `labels` covers the rows without outcome annotations, `outcomes` the outcome rows
+    (n_outcome_rows of them); `promise` counts gold promises, the ones detected (gold
+    promise and promise_to_pay predicted) and how many of those have the exact amount,
+    due and both (rates over detected).
+    """
+    counts = {lab: Counter() for lab in LABELS}
+    ocounts = {lab: Counter() for lab in OUTCOME_LABELS}
+    prom = Counter()
+    sent_total = sent_ok = n_out = 0
+    errors = []
+    for r in rows:
+        a = analyze_text(r["role"], r["text"])
+        sent = a.sentiment
+        outcome_row = is_outcome_row(r)
+        judged = OUTCOME_LABELS if outcome_row else LABELS
+        pred = [lab for lab in a.labels if lab in judged]
+        gold = set(r.get("labels") or [])
+        for lab in judged:
+            key = ("tp" if lab in pred else "fn") if lab in gold else ("fp" if lab in pred else "tn")
+            (ocounts if outcome_row else counts)[lab][key] += 1
+        error = set(pred) != gold
+        if outcome_row:
+            n_out += 1
+            got = promise_of(a, r.get("started_at"))
+            want = r.get("promise")
+            if want:
+                prom["gold"] += 1
+                if got is not None:
+                    prom["detected"] += 1
+                    ok_amount = _same_amount(got["amount"], want.get("amount"))
+                    ok_due = got["due"] == want.get("due")
+                    prom["amount_ok"] += ok_amount
+                    prom["due_ok"] += ok_due
+                    prom["both_ok"] += ok_amount and ok_due
+                    error = error or not (ok_amount and ok_due)
+        elif r.get("sentiment"):
+            sent_total += 1
+            sent_ok += sent == r["sentiment"]
+            error = error or sent != r["sentiment"]
+        if error:
+            e = {"id": r.get("id"), "role": r["role"], "gold": sorted(gold), "pred": sorted(pred),
+                 "gold_sentiment": r.get("sentiment"), "pred_sentiment": sent, "text": r["text"]}
+            if outcome_row:
+                e["gold_promise"] = r.get("promise")
+                e["pred_promise"] = promise_of(a, r.get("started_at"))
+            errors.append(e)
+    det = prom["detected"]
+    promise = {"gold": prom["gold"], "detected": det,
+               **{k: prom[k] for k in ("amount_ok", "due_ok", "both_ok")},
+               **{f"{k}_rate": (round(prom[k] / det, 4) if det else None)
+                  for k in ("amount_ok", "due_ok", "both_ok")}}
+    return {"n": len(rows), "labels": _per_label(counts),
+            "n_outcome_rows": n_out, "outcomes": _per_label(ocounts), "promise": promise,
             "sentiment_accuracy": round(sent_ok / sent_total, 4) if sent_total else None,
             "sentiment_n": sent_total, "errors": errors}
 
@@ -151,10 +209,23 @@ def main(argv: list[str] | None = None) -> int:
         rows = load_rows(path)
         res = evaluate_rows(rows)
         print(f"== {path} ({res['n']} utterances)")
+        groups = []
+        if res["n"] > res["n_outcome_rows"]:
+            groups.append(res["labels"])
+        if res["n_outcome_rows"]:
+            groups.append(res["outcomes"])
         print(f"  {'label':24s} {'P':>6s} {'R':>6s} {'F1':>6s} {'gold':>5s} {'pred':>5s}")
-        for lab, m in res["labels"].items():
-            print(f"  {lab:24s} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} "
-                  f"{m['support']:5d} {m['predicted']:5d}")
+        for group in groups:
+            for lab, m in group.items():
+                print(f"  {lab:24s} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} "
+                      f"{m['support']:5d} {m['predicted']:5d}")
+        if res["n_outcome_rows"]:
+            pm = res["promise"]
+            rate = {k: ("-" if pm[f"{k}_rate"] is None else f"{pm[f'{k}_rate']:.3f}")
+                    for k in ("amount_ok", "due_ok", "both_ok")}
+            print(f"  promises: {pm['gold']} gold, {pm['detected']} detected; exact amount "
+                  f"{pm['amount_ok']} ({rate['amount_ok']}), due {pm['due_ok']} ({rate['due_ok']}), "
+                  f"both {pm['both_ok']} ({rate['both_ok']})")
         if res["sentiment_accuracy"] is not None:
             print(f"  sentiment accuracy: {res['sentiment_accuracy']:.3f} (n={res['sentiment_n']})")
         if any("call_id" in r for r in rows):

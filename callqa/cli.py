@@ -167,10 +167,12 @@ def diarize(
 
 @app.command("analyze-text")
 def analyze_text(
-    input: Path = typer.Argument(..., help="JSONL with `role` and `text` per row."),
+    input: Path = typer.Argument(..., help="JSONL with `role` and `text` per row (optional `started_at`: "
+                                 "the call's ISO-8601 start with offset, for promise due dates)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output JSONL (default: stdout)."),
 ) -> None:
-    """Add `labels` and `sentiment` to each row: how QA leads try rule changes."""
+    """Add `labels`, `sentiment` and `promise` ({amount, due} or null) to each row: how QA
+    leads try rule changes. Rows without `started_at` get due null."""
     from analysis import annotate_jsonl
 
     _refuse_overwriting(output, input)

@@ -80,6 +80,8 @@ class Finding:
         rule_id: id of the matched rule in the rule pack, or model name.
         score: rule confidence or model probability, 0..1.
         severity: info, low, medium, high or critical.
+        amount / due: only on `promise_to_pay` findings: the promised amount in yuan and
+            the due date (``YYYY-MM-DD``, ``YYYY-MM`` or None), see `Promise`.
     """
 
     kind: str
@@ -91,6 +93,30 @@ class Finding:
     score: float = 1.0
     severity: str = "medium"
     utterance_index: int | None = None
+    amount: float | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """A promise to pay said in one utterance (LABELS.md, "Call outcomes").
+
+    Attributes:
+        amount: yuan (三千五 = 3500.0), None when no amount was said.
+        due: the date named, resolved against the call's local start: ``YYYY-MM-DD``,
+            ``YYYY-MM`` when only a month was named (下个月), None when no date was named
+            (发工资以后) or the call's start is unknown.
+    """
+
+    amount: float | None = None
+    due: str | None = None
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        """``{"amount": 3000, "due": "2026-11-13"}``: whole amounts as int (JSON rows)."""
+        amount: float | int | None = self.amount
+        if amount is not None and float(amount).is_integer():
+            amount = int(amount)
+        return {"amount": amount, "due": self.due}
 
 
 @dataclass(slots=True)

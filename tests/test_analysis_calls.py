@@ -8,7 +8,7 @@ import pytest
 
 from core.domain import Finding, Utterance
 
-from analysis import analyze_call, annotate_row
+from analysis import LABELS, analyze_call, annotate_row
 
 CALLS = [f"dev_call_0{i}" for i in range(1, 7)]
 
@@ -34,7 +34,8 @@ def test_labels_match_ground_truth_and_annotate_row(test_data, call_id):
     utts, turns = load_call(test_data, call_id)
     findings = analyze_call(utts)
     for u, t in zip(utts, turns):
-        assert sorted(u.labels) == sorted(t["labels"]), t["text"]
+        # the ground truth annotates LABELS; outcome labels are tested in test_outcomes.py
+        assert sorted(lab for lab in u.labels if lab in LABELS) == sorted(t["labels"]), t["text"]
         assert (u.labels, u.sentiment) == annotate_row(u.role, u.text)
     for f in findings:
         assert f.severity in ("info", "low", "medium", "high", "critical")
@@ -100,7 +101,7 @@ def test_compliant_calls_have_no_privacy_or_missing_steps(test_data, call_id):
     utts, _ = load_call(test_data, call_id)
     fs = analyze_call(utts)
     assert not by_kind(fs, "privacy") and not by_kind(fs, "missing_steps")
-    steps = {f.kind for f in fs if f.severity == "info"}
+    steps = {f.kind for f in fs if f.severity == "info" and f.kind != "promise_to_pay"}
     assert steps == {"identity_disclosure", "identity_verification", "purpose_disclosure",
                      "repayment_options"}
 

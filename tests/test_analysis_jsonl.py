@@ -19,7 +19,7 @@ def test_roundtrip_replaces_labels_and_keeps_fields(tmp_path):
     assert "老子" in text  # ensure_ascii=False
     got = [json.loads(line) for line in text.splitlines()]
     assert got[0] == {"id": "a", "role": "customer", "text": "滚,老子没钱。", "labels": ["abuse"],
-                      "extra": 1, "sentiment": "negative"}
+                      "extra": 1, "sentiment": "negative", "promise": None}
     assert got[1]["labels"] == ["identity_disclosure"] and got[1]["sentiment"] == "neutral"
 
 

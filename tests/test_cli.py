@@ -29,7 +29,7 @@ def test_analyze_text_writes_the_dev_schema(test_data, tmp_path):
     source = [json.loads(line) for line in (test_data / "dev_utterances.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(source) == 100
     for row, src in zip(rows, source):
-        assert set(row) == {"id", "role", "text", "labels", "sentiment"}
+        assert set(row) == {"id", "role", "text", "labels", "sentiment", "promise"}
         assert (row["id"], row["role"], row["text"]) == (src["id"], src["role"], src["text"])
         assert isinstance(row["labels"], list) and row["sentiment"] in ("negative", "neutral", "positive")
 

@@ -116,7 +116,8 @@ class Rule:
         self.negatable: bool = bool(spec.get("negatable", False))
         self.pack = pack
         window = int(spec.get("window", 8))
-        gap = f"[^.!?;]{{0,{window}}}?"
+        # a decimal point (1.5万) does not end the clause
+        gap = f"(?:[^.!?;]|(?<=[0-9])\\.(?=[0-9])){{0,{window}}}?"
         alts = [self._expand(p, slots) for p in spec.get("patterns", ())]
         for intent in spec.get("intents", ()):
             alts.append(gap.join(f"(?:{self._expand('{' + s + '}' if _SLOT_NAME.match(s) else s, slots)})"
