@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis import analyze_call, redact, redaction_spans
 from analysis.roles import apply_roles, assign_roles
@@ -86,6 +88,16 @@ def redact_utterances(utterances: list[Utterance], keep_raw: bool) -> list[str] 
     return raw
 
 
+def local_start(call: Call) -> datetime | None:
+    """The call's start in its own timezone (what spoken dates like 明天 are relative to)."""
+    if call.started_at is None:
+        return None
+    try:
+        return call.started_at.astimezone(ZoneInfo(call.timezone)) if call.timezone else call.started_at
+    except (ZoneInfoNotFoundError, ValueError):
+        return call.started_at
+
+
 def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     """Decode, transcribe, assign roles, analyse and measure one call.
 
@@ -99,7 +111,7 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     transcript, roles = transcribe_audio(audio, settings, call.channel_roles)
     timings.update(transcript.timings)
     t1 = time.perf_counter()
-    findings = analyze_call(transcript.utterances)
+    findings = analyze_call(transcript.utterances, local_start(call))
     timings["analysis"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     metrics = measure_call(transcript.utterances, audio.duration, channel_audio=transcript.channel_audio,
