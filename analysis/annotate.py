@@ -2,7 +2,8 @@
 
 `analyze_text(role, text)` runs every detector once on one normalised view and returns
 labels, sentiment and the best hit per label (for findings); `annotate_row` is its
-two-field summary; `annotate_jsonl` applies it to a JSONL file.
+two-field summary; `annotate_jsonl` applies it to a JSONL file. Given a rules Catalog, the
+detector packs it replaces are used and `annotate_jsonl` lists each row's categories.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from analysis import abuse, privacy, self_harm, sentiment, steps, threat
 from analysis.normalize import normalize
 from analysis.pii import pii_matches
-from analysis.rules import Hit
+from analysis.rules import Catalog, Hit
 from core.domain import norm_role
 from core.failpoints import failpoint
 from core.files import atomic_write
@@ -39,8 +40,10 @@ class TextAnalysis:
     norm: str = ""
 
 
-def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
-    """Labels, sentiment and best hit per label for one utterance in isolation."""
+def analyze_text(role: str | None, text: str | None, catalog: Catalog | None = None) -> TextAnalysis:
+    """Labels, sentiment and best hit per label for one utterance in isolation (with the
+    detector packs `catalog` replaces, when given)."""
+    over = catalog.overrides if catalog is not None else {}
     role = norm_role(role)
     text = text or ""
     norm = normalize(text)
@@ -51,12 +54,12 @@ def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
             if h.label not in best or h.score > best[h.label].score:
                 best[h.label] = h
 
-    threat_hits = threat.detect(norm, role)
+    threat_hits = threat.detect(norm, role, over.get("threat"))
     add(threat_hits)
-    add(abuse.detect(norm, role, threat_found=bool(threat_hits)))
-    add(privacy.detect(norm, role))
-    add(self_harm.detect(norm, role))
-    add(steps.detect(norm, role))
+    add(abuse.detect(norm, role, threat_found=bool(threat_hits), rules=over.get("abuse")))
+    add(privacy.detect(norm, role, over.get("privacy")))
+    add(self_harm.detect(norm, role, over.get("self_harm")))
+    add(steps.detect(norm, role, over.get("steps")))
     pii = pii_matches(text)
     if pii:
         s, e, kind, score = max(pii, key=lambda m: m[3])
@@ -66,17 +69,19 @@ def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
     return TextAnalysis(labels, sent, round(sscore, 3), best, norm)
 
 
-def annotate_row(role: str, text: str) -> tuple[list[str], str]:
+def annotate_row(role: str, text: str, catalog: Catalog | None = None) -> tuple[list[str], str]:
     """(labels, sentiment) of one utterance in isolation (LABELS.md)."""
-    a = analyze_text(role, text)
+    a = analyze_text(role, text, catalog)
     return a.labels, a.sentiment
 
 
-def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> int:
+def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None, catalog: Catalog | None = None) -> int:
     """Add `labels` and `sentiment` to every row of a JSONL file; returns the row count.
 
     Rows need `role` and `text`; other fields are kept. `out_path` None writes to stdout; a
     file is written atomically (every row or, when interrupted, its earlier content).
+    With a `catalog` that has categories, each row also gets `categories` (see
+    analysis.categories.categories_of_rows).
     Raises ValueError naming the row (1-based line number) for bad JSON or missing fields.
     """
     rows = []
@@ -96,11 +101,18 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
             if missing:
                 raise ValueError(f"{in_path}: row {lineno}: missing or non-string {', '.join(missing)}")
             rows.append(row)
+    cats = None
+    if catalog is not None and catalog.categories:
+        from analysis.categories import categories_of_rows  # categories imports this module
+
+        cats = categories_of_rows(rows, catalog)
     with contextlib.nullcontext(sys.stdout) if out_path is None else atomic_write(out_path) as out:
-        for row in rows:
-            labels, sent = annotate_row(row["role"], row["text"])
+        for n, row in enumerate(rows):
+            labels, sent = annotate_row(row["role"], row["text"], catalog)
             row["labels"] = labels
             row["sentiment"] = sent
+            if cats is not None:
+                row["categories"] = cats[n]
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             failpoint("annotate-row")
     logger.info("annotated %d rows", len(rows))
