@@ -8,14 +8,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from analysis.features import load_model
-from analysis.rules import Hit, pack
+from analysis.rules import Hit, RulePack, pack
 
 MODEL_RULE = "model:abuse_cold_lr"
 
 
-@lru_cache(maxsize=1)
-def _setup():
-    p = pack("abuse")
+@lru_cache(maxsize=4)
+def _setup(rules: RulePack | None = None):
+    p = rules or pack("abuse")
     cfg = p.data.get("model", {})
     weak = {spec["id"] for spec in p.data["rules"] if spec.get("weak")}
     return p, weak, load_model(cfg.get("name", "abuse_cold_lr")), \
@@ -28,9 +28,9 @@ def model_proba(norm: str) -> float | None:
     return None if model is None else model.proba(norm)
 
 
-def detect(norm: str, role: str, threat_found: bool = False) -> list[Hit]:
-    """Abuse hits in a normalised utterance said by `role`."""
-    p, weak, model, weak_t, alone_t = _setup()
+def detect(norm: str, role: str, threat_found: bool = False, rules: RulePack | None = None) -> list[Hit]:
+    """Abuse hits in a normalised utterance said by `role` (``rules``: a replacement pack)."""
+    p, weak, model, weak_t, alone_t = _setup(rules)
     hits = p.hits(norm, role)
     strong = [h for h in hits if h.rule_id not in weak]
     if strong:

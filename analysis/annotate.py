@@ -8,6 +8,8 @@ two-field summary; `annotate_jsonl` applies it to a JSONL file and adds each row
 Labels come in two groups: `LABELS` (misconduct, PII, required steps) and
 `OUTCOME_LABELS` (what the call achieved: promise_to_pay ... wrong_party); an utterance's
 labels list the first group, then the second, each in its tuple's order.
+Given a rules Catalog, the detector packs it replaces are used and `annotate_jsonl` lists
+each row's categories.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from analysis.normalize import normalize
 from analysis.outcomes import OUTCOME_LABELS
 from analysis.promises import local_date, parse_promise
 from analysis.pii import pii_matches
-from analysis.rules import Hit
+from analysis.rules import Catalog, Hit
 from core.domain import norm_role
 from core.failpoints import failpoint
 from core.files import atomic_write
@@ -47,8 +49,10 @@ class TextAnalysis:
     norm: str = ""
 
 
-def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
-    """Labels, sentiment and best hit per label for one utterance in isolation."""
+def analyze_text(role: str | None, text: str | None, catalog: Catalog | None = None) -> TextAnalysis:
+    """Labels, sentiment and best hit per label for one utterance in isolation (with the
+    detector packs `catalog` replaces, when given)."""
+    over = catalog.overrides if catalog is not None else {}
     role = norm_role(role)
     text = text or ""
     norm = normalize(text)
@@ -59,12 +63,12 @@ def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
             if h.label not in best or h.score > best[h.label].score:
                 best[h.label] = h
 
-    threat_hits = threat.detect(norm, role)
+    threat_hits = threat.detect(norm, role, over.get("threat"))
     add(threat_hits)
-    add(abuse.detect(norm, role, threat_found=bool(threat_hits)))
-    add(privacy.detect(norm, role))
-    add(self_harm.detect(norm, role))
-    add(steps.detect(norm, role))
+    add(abuse.detect(norm, role, threat_found=bool(threat_hits), rules=over.get("abuse")))
+    add(privacy.detect(norm, role, over.get("privacy")))
+    add(self_harm.detect(norm, role, over.get("self_harm")))
+    add(steps.detect(norm, role, over.get("steps")))
     add(outcomes.detect(norm, role))
     pii = pii_matches(text)
     if pii:
@@ -75,9 +79,9 @@ def analyze_text(role: str | None, text: str | None) -> TextAnalysis:
     return TextAnalysis(labels, sent, round(sscore, 3), best, norm)
 
 
-def annotate_row(role: str, text: str) -> tuple[list[str], str]:
+def annotate_row(role: str, text: str, catalog: Catalog | None = None) -> tuple[list[str], str]:
     """(labels, sentiment) of one utterance in isolation (LABELS.md)."""
-    a = analyze_text(role, text)
+    a = analyze_text(role, text, catalog)
     return a.labels, a.sentiment
 
 
@@ -91,7 +95,7 @@ def promise_of(analysis: TextAnalysis, started_at: object = None) -> dict | None
     return parse_promise(analysis.norm, started_at).as_dict()
 
 
-def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> int:
+def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None, catalog: Catalog | None = None) -> int:
     """Add `labels`, `sentiment` and `promise` to every row of a JSONL file; returns the row count.
 
     Rows need `role` and `text`; other fields are kept, in their order (`labels`,
@@ -100,6 +104,8 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
     promise's relative dates; rows without it get `due` null. `promise` is null on rows
     that hold no promise. `out_path` None writes to stdout; a file is written atomically
     (every row or, when interrupted, its earlier content).
+    With a `catalog` that has categories, each row also gets `categories` (see
+    analysis.categories.categories_of_rows).
     Raises ValueError naming the row (1-based line number) for bad JSON or missing fields.
     """
     rows = []
@@ -122,12 +128,19 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
             if started is not None and (not isinstance(started, str) or local_date(started) is None):
                 raise ValueError(f"{in_path}: row {lineno}: started_at is not an ISO-8601 time")
             rows.append(row)
+    cats = None
+    if catalog is not None and catalog.categories:
+        from analysis.categories import categories_of_rows  # categories imports this module
+
+        cats = categories_of_rows(rows, catalog)
     with contextlib.nullcontext(sys.stdout) if out_path is None else atomic_write(out_path) as out:
-        for row in rows:
-            a = analyze_text(row["role"], row["text"])
+        for n, row in enumerate(rows):
+            a = analyze_text(row["role"], row["text"], catalog)
             row["labels"] = a.labels
             row["sentiment"] = a.sentiment
             row["promise"] = promise_of(a, row.get("started_at"))
+            if cats is not None:
+                row["categories"] = cats[n]
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             failpoint("annotate-row")
     logger.info("annotated %d rows", len(rows))

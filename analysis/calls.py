@@ -25,6 +25,9 @@ and returns findings:
 
 The call's disposition (right_party, third_party, wrong_number, no_answer, unknown) is
 `analysis.disposition.disposition(utterances, findings)`.
+* with a rules `catalog`: the detector packs it replaces, and its categories' hits
+  (analysis.categories; kind = the category name). Conditions on silence and interruptions
+  need the call's `metrics` (speech.metrics.measure_call) and `duration`.
 
 Evidence is always redacted; utterance text is never logged.
 """
@@ -34,20 +37,20 @@ import logging
 from datetime import date, datetime
 from functools import lru_cache
 
-from core.domain import Finding, Utterance, norm_role
+from core.domain import Finding, RoleMetrics, Utterance, norm_role
 
 from analysis.annotate import analyze_text
+from analysis.categories import call_view, evaluate_categories, sentiment_ends
 from analysis.outcomes import OUTCOME_LABELS
 from analysis.pii import redact
 from analysis.privacy import has_debt_details, says_debtor, says_third_party
 from analysis.promises import parse_promise
-from analysis.rules import load_yaml
+from analysis.rules import Catalog, load_yaml
 from analysis.steps import STEPS
 
 logger = logging.getLogger("analysis")
 
 FINDING_LABELS = ("abuse", "threat", "privacy", "pii", "self_harm")
-_SENT_VALUE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +58,9 @@ def _cfg() -> dict:
     return load_yaml("calls.yaml")
 
 
-def analyze_call(utterances: list[Utterance],
-                 started_at: datetime | date | str | None = None) -> list[Finding]:
+def analyze_call(utterances: list[Utterance], started_at: datetime | date | str | None = None, *,
+                 catalog: Catalog | None = None, metrics: list[RoleMetrics] | None = None,
+                 duration: float | None = None) -> list[Finding]:
     """Label `utterances` in place and return the call's findings (see module docstring).
 
     `started_at` (the call's local start) only resolves the due dates of promises.
@@ -65,7 +69,7 @@ def analyze_call(utterances: list[Utterance],
     findings: list[Finding] = []
     analyses = []
     for i, u in enumerate(utterances):
-        a = analyze_text(u.role, u.text)
+        a = analyze_text(u.role, u.text, catalog)
         u.labels = list(a.labels)
         u.sentiment = a.sentiment
         analyses.append(a)
@@ -89,6 +93,9 @@ def analyze_call(utterances: list[Utterance],
     findings += _privacy_call_rule(utterances, analyses, findings)
     findings += _missing_steps(utterances)
     findings += _trajectories(utterances)
+    if catalog is not None and catalog.categories:
+        view = call_view(utterances, duration, metrics, norms=[a.norm for a in analyses])
+        findings += evaluate_categories(view, catalog)
     n_sev = sum(f.severity in ("high", "critical") for f in findings)
     logger.debug("analyze_call: %d utterances, %d findings (%d high+)",
                  len(utterances), len(findings), n_sev)
@@ -184,9 +191,7 @@ def _trajectories(utterances: list[Utterance]) -> list[Finding]:
         us = [u for u in utterances if norm_role(u.role) == role]
         if len(us) < int(tcfg["min_utterances"]):
             continue
-        k = max(1, len(us) // 3)
-        start = sum(_SENT_VALUE.get(u.sentiment, 0.0) for u in us[:k]) / k
-        end = sum(_SENT_VALUE.get(u.sentiment, 0.0) for u in us[-k:]) / k
+        start, end, k = sentiment_ends([u.sentiment for u in us])
         drop = end - start
         if drop <= -float(tcfg["min_drop"]):
             out.append(Finding(kind="sentiment_trajectory", role=role, start=us[0].start,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from analysis.rules import Hit, load_yaml, pack
+from analysis.rules import Hit, RulePack, load_yaml, pack
 
 
-def detect(norm: str, role: str) -> list[Hit]:
-    return pack("privacy").hits(norm, role)
+def detect(norm: str, role: str, rules: RulePack | None = None) -> list[Hit]:
+    return (rules or pack("privacy")).hits(norm, role)
 
 
 @lru_cache(maxsize=1)

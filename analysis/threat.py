@@ -5,13 +5,13 @@ Rules in `rules/threat.yaml`; exposure/visit rules involving third parties also 
 """
 from __future__ import annotations
 
-from analysis.rules import Hit, pack
+from analysis.rules import Hit, RulePack, pack
 
 
-def detect(norm: str, role: str) -> list[Hit]:
-    """Threat hits, plus privacy hits for rules with `also: [privacy]`."""
+def detect(norm: str, role: str, rules: RulePack | None = None) -> list[Hit]:
+    """Threat hits, plus privacy hits for rules with `also: [privacy]` (``rules``: a replacement pack)."""
     out = []
-    for h in pack("threat").hits(norm, role):
+    for h in (rules or pack("threat")).hits(norm, role):
         out.append(h)
         for extra in h.also:
             out.append(Hit(h.rule_id, extra, h.score, h.severity, h.start, h.end))

@@ -15,6 +15,7 @@ from rich.table import Table
 from callqa.cli_common import (CallqaGroup, check_output_file, check_output_folder, check_recordable, run_app,
                                settings as _settings)
 from callqa.cli_common import fail as _fail
+from callqa.cli_rules import catalog_or_fail as _catalog_or_fail
 from core.settings import Settings
 
 app = typer.Typer(
@@ -83,6 +84,7 @@ def run(
     if not archive.is_dir():
         _fail(f"archive folder {archive} does not exist")
     settings = _settings(config)  # a bad config is one line here, before the flow starts
+    _catalog_or_fail(settings)  # and so is a bad rule pack
     target = db or Path(settings.warehouse.db)
     if target.exists():  # not DuckDB, not a warehouse, newer, read-only, busy: said before any work
         Warehouse(target).close()
@@ -170,18 +172,31 @@ def analyze_text(
     input: Path = typer.Argument(..., help="JSONL with `role` and `text` per row (optional `started_at`: "
                                  "the call's ISO-8601 start with offset, for promise due dates)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output JSONL (default: stdout)."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="TOML configuration (default: ./callqa.toml): the packs in its \\[analysis] "
+        "rules_dirs apply. Replaced detector packs change `labels`; each row gets `categories`, the categories "
+        "it hits (rows sharing a `call_id`, or all rows without one, are one call; call-level hits go on its "
+        "first row). Text conditions apply (said / not_said without first_s/last_s, near within_chars, "
+        "all/any/none, negative_share, negative_trajectory); time and metric conditions (first_s, last_s, "
+        "within_s, silence, interruptions) are skipped: rows have no times or audio."),
 ) -> None:
     """Add `labels`, `sentiment` and `promise` ({amount, due} or null) to each row: how QA
-    leads try rule changes. Rows without `started_at` get due null."""
+    leads try rule changes and their categories. Rows without `started_at` get due null."""
     from analysis import annotate_jsonl
+    from analysis.categories import unjudged_rules
 
     _refuse_overwriting(output, input)
+    rules = _catalog_or_fail(_settings(config))
     try:
-        n = annotate_jsonl(input, output)
+        n = annotate_jsonl(input, output, rules)
     except (OSError, ValueError) as exc:
         _fail(str(exc))
     if output:
         err.print(f"{n} rows written to {output}")
+    skipped = unjudged_rules(rules) if rules is not None else []
+    if skipped:
+        err.print(f"{len(skipped)} category rule(s) not judged on text (they need times or metrics): "
+                  f"{', '.join(skipped)}", highlight=False)
 
 
 @app.command()
@@ -309,7 +324,7 @@ def _register_extensions() -> None:
     """Commands defined in their own modules (QA workflow and reports)."""
     import importlib
 
-    for name in ("callqa.cli_qa",):
+    for name in ("callqa.cli_qa", "callqa.cli_rules"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -126,6 +126,13 @@ class ComplianceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalysisSettings:
+    """Rule packs beyond the built-in ones (analysis.rules.Catalog)."""
+
+    rules_dirs: tuple[str, ...] = ()  # folders of *.yaml packs: a built-in's name replaces it, a new name adds a category
+
+
+@dataclass(frozen=True, slots=True)
 class WarehouseSettings:
     db: str = "var/callqa.duckdb"
     store_raw_text: bool = False     # unredacted text in utterances_raw (grant separately)
@@ -158,6 +165,7 @@ class Settings:
     utterances: UtterancesSettings = field(default_factory=UtterancesSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     flow: FlowSettings = field(default_factory=FlowSettings)
     source: Path | None = None

@@ -1,4 +1,4 @@
-"""One recording end to end, as plain functions: decode → transcribe → roles → analyse → measure.
+"""One recording end to end, as plain functions: decode → transcribe → roles → measure → analyse.
 
 This is the per-call wiring of speech/ and analysis/. It knows nothing of Prefect or DuckDB:
 the nightly flow, ``callqa transcribe``/``diarize`` and the benchmarks all call these, so they
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis import analyze_call, redact, redaction_spans
 from analysis.roles import apply_roles, assign_roles
+from analysis.rules import catalog as rules_catalog
 from core.domain import Call, ProcessedCall, Utterance, Word
 from core.settings import Settings
 from speech.asr import Transcriber, get_transcriber
@@ -99,10 +100,12 @@ def local_start(call: Call) -> datetime | None:
 
 
 def process_recording(call: Call, settings: Settings) -> ProcessedCall:
-    """Decode, transcribe, assign roles, analyse and measure one call.
+    """Decode, transcribe, assign roles, measure and analyse one call (with the rule packs of
+    ``settings.analysis``: replaced detector packs and categories).
 
     Raises:
         speech.audio.AudioError: the recording cannot be decoded (deterministic).
+        analysis.rules.PackError: a pack in ``settings.analysis.rules_dirs`` is bad.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -110,14 +113,15 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     timings["decode"] = time.perf_counter() - t0
     transcript, roles = transcribe_audio(audio, settings, call.channel_roles)
     timings.update(transcript.timings)
-    t1 = time.perf_counter()
-    findings = analyze_call(transcript.utterances, local_start(call))
-    timings["analysis"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     metrics = measure_call(transcript.utterances, audio.duration, channel_audio=transcript.channel_audio,
                            mono_audio=transcript.mono_audio, sample_rate=audio.sample_rate)
-    raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
     timings["metrics"] = time.perf_counter() - t2
+    t1 = time.perf_counter()  # categories may judge silence and interruptions: metrics come first
+    findings = analyze_call(transcript.utterances, local_start(call),
+                            catalog=rules_catalog(settings.analysis.rules_dirs), metrics=metrics, duration=audio.duration)
+    raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
+    timings["analysis"] = time.perf_counter() - t1
     return ProcessedCall(
         call=call, duration=round(audio.duration, 3), channels=audio.channels, source_rate=audio.source_rate,
         codec=audio.codec, utterances=transcript.utterances, findings=findings, metrics=metrics,
