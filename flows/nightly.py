@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from analysis.scorecards import load_scorecards
 from core.domain import Call, Failure
 from core.failpoints import failpoint
 from core.settings import FlowSettings, Settings, load_settings
@@ -136,6 +137,7 @@ def nightly(
     """
     log = get_run_logger()
     settings = load_settings(config_path).with_overrides({"warehouse.db": db, "flow.workers": workers})
+    load_scorecards(settings.scoring)  # a missing or bad scorecard stops the run before any work
     with Warehouse(settings.warehouse.db) as wh:
         crashed = wh.mark_crashed_runs()
         if crashed:
