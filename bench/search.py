@@ -96,8 +96,8 @@ QUERIES = [
     ("substring, common (逾期)", SearchQuery("逾期")),
     ("regex 欠款[0-9]{5}元", SearchQuery("欠款[0-9]{5}元", regex=True)),
     ("律师函 --role collector --kind threat", SearchQuery("律师函", role="collector", kind="threat")),
-    ("逾期 --collector C007 --since/--until (7 days)",
-     SearchQuery("逾期", collector="C007", since=date(2026, 9, 10), until=date(2026, 9, 16))),
+    ("逾期 --collector C009 --since/--until (7 days)",
+     SearchQuery("逾期", collector="C009", since=date(2026, 9, 10), until=date(2026, 9, 16))),
     ("律师函 --since/--until (7 days)", SearchQuery("律师函", since=date(2026, 9, 10), until=date(2026, 9, 16))),
 ]
 

@@ -404,3 +404,29 @@ def test_scorecard_type_is_plain_data():
     card = load_scorecard(DEFAULT)
     assert isinstance(card, Scorecard) and card.path == DEFAULT
     assert [s.id for s in card.sections] == ["opening", "verification", "resolution", "conduct", "conversation"]
+
+
+def test_the_shipped_scorecards_are_installed_with_the_code(tmp_path):
+    """scorecards/ is a package whose YAML files are package data: a wheel puts them where
+    scorecards_dir (relative to the project) finds them, as for speech/data/."""
+    import tomllib
+    from setuptools import find_packages
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    packages = find_packages(str(REPO), include=project["packages"]["find"]["include"])
+    assert "scorecards" in packages and "*.yaml" in project["package-data"]["*"]
+    assert (REPO / "scorecards" / "__init__.py").is_file()
+
+
+@pytest.mark.slow
+def test_a_recording_processed_end_to_end_carries_its_scores(cfg, transcriber, sample_calls):
+    """flows.recording.process_recording (real audio, the real Whisper model) scores the call."""
+    from core.domain import Call
+    from flows.recording import process_recording
+
+    path = sample_calls / "dev_call_04.stereo.wav"
+    result = process_recording(Call("dev_call_04", str(path), channel_roles=("collector", "customer")), cfg)
+    (score,) = result.scores
+    assert (score.call_id, score.scorecard, score.version) == ("dev_call_04", "cuishou-default", "1")
+    assert not score.fatal and score.score >= 80, [(i.item_id, i.result, i.evidence) for i in score.items]
+    assert "scoring" in result.timings
