@@ -430,3 +430,17 @@ def test_a_recording_processed_end_to_end_carries_its_scores(cfg, transcriber, s
     assert (score.call_id, score.scorecard, score.version) == ("dev_call_04", "cuishou-default", "1")
     assert not score.fatal and score.score >= 80, [(i.item_id, i.result, i.evidence) for i in score.items]
     assert "scoring" in result.timings
+
+
+def test_a_rekeyed_call_keeps_its_form_and_overrides(analysed, cfg, tmp_path):
+    """Scores name their findings by number, so a call re-keyed to its manifest id (every
+    table, finding ids <old>#n -> <new>#n) links the same findings."""
+    db = landed(tmp_path / "w.duckdb", [analysed["dev_call_03"]], cfg)
+    assert invoke("review", "dev_call_03", "--db", db, "--scorecard", "cuishou-default", "--item", "collector_tone",
+                  "--result", "pass").exit_code == 0
+    with Warehouse(db) as wh:
+        wh.rekey_call("dev_call_03", "M-03", wh.start_run("/a", {}))
+        (form,) = call_forms(wh.con, "M-03")
+    item = next(i for i in form["items"] if i["item_id"] == "no_third_party_disclosure")
+    assert item["finding_id"] == "M-03#0" and form["overrides"] == 1
+    assert stored(db, "SELECT count(*) FROM findings WHERE finding_id = 'M-03#0'") == [(1,)]
