@@ -85,6 +85,9 @@ def run(
         _fail(f"archive folder {archive} does not exist")
     settings = _settings(config)  # a bad config is one line here, before the flow starts
     _catalog_or_fail(settings)  # and so is a bad rule pack
+    from callqa.cli_common import scorecards as _scorecards
+
+    _scorecards(settings)  # so is a bad scorecard
     target = db or Path(settings.warehouse.db)
     if target.exists():  # not DuckDB, not a warehouse, newer, read-only, busy: said before any work
         Warehouse(target).close()

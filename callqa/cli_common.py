@@ -46,6 +46,17 @@ def settings(path: Optional[Path], overrides: dict | None = None) -> Settings:
         fail(f"configuration: {exc}")
 
 
+def scorecards(settings: Settings, names: list[str] | None = None) -> list:
+    """The scorecards named (default: those configured in ``[scoring]``), loaded and checked,
+    or a one-line error naming the file and item (exit 2)."""
+    from analysis.scorecards import ScorecardError, load_scorecards
+
+    try:
+        return load_scorecards(settings.scoring, names)
+    except ScorecardError as exc:
+        fail(f"scorecard: {exc}")
+
+
 def _os_error(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"

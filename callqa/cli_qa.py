@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import date
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from callqa.cli_common import check_output_file, check_output_folder, check_recordable, fail as _fail
 from callqa.cli_common import settings as _settings
@@ -18,6 +20,11 @@ from core.settings import Settings
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
+
+
+class ItemResult(str, Enum):
+    pass_ = "pass"
+    fail = "fail"
 
 
 class VerdictChoice(str, Enum):
@@ -141,13 +148,19 @@ def review(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Who decided (default $CALLQA_REVIEWER or the login name)."),
     import_csv: Optional[Path] = typer.Option(None, "--import", help="Import verdicts from a CSV (the report page's "
                                               "download, or a filled-in `callqa sample --csv`)."),
+    scorecard: Optional[str] = typer.Option(None, "--scorecard", help="With --item and --result: override one "
+                                            "item of the call's form on this scorecard."),
+    item: Optional[str] = typer.Option(None, "--item", help="The scorecard item id (see the call's page)."),
+    result: Optional[ItemResult] = typer.Option(None, "--result", help="pass | fail: the item's result that counts."),
     db: Optional[Path] = DbOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Record a QA verdict on a finding (or import many from CSV) into the warehouse.
+    """Record a QA verdict on a finding (or import many from CSV), or override one item of a
+    call's scorecard, into the warehouse.
 
     Examples: callqa review dev_call_05 --finding 'dev_call_05#2' --verdict confirmed;
-    callqa review --import verdicts.csv
+    callqa review --import verdicts.csv;
+    callqa review dev_call_01 --scorecard cuishou-default --item repayment_options --result fail --note "..."
     """
     from warehouse.review import ReviewError, Verdict, import_csv as do_import, record
     from warehouse.store import WarehouseBusy
@@ -155,6 +168,11 @@ def review(
     settings = _settings(config)
     path = _db(db, settings)
     who = reviewer or _default_reviewer()
+    if scorecard or item or result:
+        if finding or verdict or import_csv or kind:
+            _fail("an item override (--scorecard --item --result) takes no --finding, --verdict, --kind or --import")
+        _override_item(path, call_id, scorecard, item, result, who, note)
+        return
     try:
         if import_csv:
             if call_id or finding or verdict:
@@ -182,8 +200,127 @@ def review(
                   f"{' (' + stored.kind + ')' if stored.kind else ''} by {stored.reviewer}", highlight=False)
 
 
+def _override_item(path: Path, call_id: Optional[str], scorecard: Optional[str], item: Optional[str],
+                   result: Optional[ItemResult], reviewer: str, note: Optional[str]) -> None:
+    """`callqa review CALL_ID --scorecard S --item I --result pass|fail`: store the override and
+    print the call's effective score."""
+    from warehouse.scores import ScoreError, record_override
+    from warehouse.store import Warehouse
+
+    if not (call_id and scorecard and item and result):
+        _fail("an item override needs CALL_ID, --scorecard, --item and --result pass|fail")
+    try:
+        with Warehouse(path, existing=True) as wh:
+            row = record_override(wh, call_id, scorecard, item, result.value, reviewer, note)
+    except ScoreError as exc:
+        _fail(str(exc))
+    score, detected = ("–" if v is None else f"{v:g}" for v in (row["score"], row["detected_score"]))
+    console.print(f"{scorecard} {item}: {result.value} for {call_id} by {reviewer}; effective score {score}"
+                  f"{' (fatal)' if row['fatal'] else ''}, detected {detected}", highlight=False, soft_wrap=True,
+                  markup=False)
+
+
+def score(
+    db: Optional[Path] = DbOpt,
+    scorecard: Optional[list[str]] = typer.Option(None, "--scorecard", help="Only this scorecard (repeatable; "
+                                                  "default: [scoring] scorecards). A file in scorecards_dir."),
+    every: bool = typer.Option(False, "--all", help="Re-score every landed call, also those at the current version."),
+    check: bool = typer.Option(False, "--check", help="Only load and validate the scorecards and list their items."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Score the landed calls whose stored score is of another scorecard version (or missing),
+    from the warehouse's rows: nothing is transcribed again. One transaction per batch."""
+    from callqa.cli_common import scorecards as load_cards
+
+    settings = _settings(config)
+    cards = load_cards(settings, scorecard or None)
+    if check:
+        from analysis.scorecards import describe
+
+        for card in cards:
+            console.print(f"{card.name} version {card.version}: {card.title} ({card.path}): ok", soft_wrap=True,
+                          highlight=False, markup=False)
+            for row in describe(card):
+                console.print(f"  {row['section']}/{row['item']}: {row['signal']}"
+                              + (f" ({row['options']})" if row["options"] else "")
+                              + (" fatal" if row["fatal"] else f" weight {row['weight']:g}"),
+                              soft_wrap=True, highlight=False, markup=False)
+        return
+    if not cards:
+        _fail("no scorecards configured ([scoring] scorecards is empty) and none given with --scorecard")
+    from flows.scoring import rescore
+
+    path = _db(db, settings)
+    for done in rescore(path, cards, every=every):
+        console.print(f"{done.scorecard} version {done.version}: {done.scored} call(s) scored, "
+                      f"{done.current} already at this version", highlight=False, soft_wrap=True, markup=False)
+
+
+def _day(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+
+
+def search(
+    text: str = typer.Argument(..., metavar="TEXT", help="What was said: a substring, or a regular expression with --regex."),
+    db: Optional[Path] = DbOpt,
+    regex: bool = typer.Option(False, "--regex", help="TEXT is a regular expression (RE2 syntax)."),
+    role: Optional[str] = typer.Option(None, "--role", help="Only utterances of this role (collector, customer, "
+                                       "third_party, unknown)."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only utterances carrying a finding of this kind (threat, ...)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Calls on or after this local date (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Calls on or before this local date (YYYY-MM-DD)."),
+    collector: Optional[str] = typer.Option(None, "--collector", help="Only this collector's calls."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, max=100_000, help="At most this many rows (newest calls first)."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write the rows to this CSV file instead of a table."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """List the utterances that match TEXT across the warehouse: call, time into the call,
+    role, redacted text (raw text is never searched or shown)."""
+    from core.csvsafe import write_csv
+    from core.files import same_file
+    from warehouse.search import COLUMNS, SearchError, SearchQuery, search as do_search
+    from warehouse.store import Warehouse
+
+    settings = _settings(config)
+    query = SearchQuery(text, regex=regex, role=role, kind=kind, since=_day(since, "--since"),
+                        until=_day(until, "--until"), collector=collector, limit=limit)
+    path = _db(db, settings)
+    if csv:
+        if same_file(csv, path):
+            _fail(f"--csv {csv} is the database; choose another file")
+        check_output_file(csv, "--csv")
+    try:
+        with Warehouse(path, read_only=True) as wh:
+            found = do_search(wh.con, query, settings.compliance.default_timezone)
+    except SearchError as exc:
+        _fail(str(exc))
+    shown = f"{len(found.rows)} of {found.total} matching utterance(s)"
+    if csv:
+        try:
+            write_csv(csv, COLUMNS, [{**r, "kinds": ",".join(r["kinds"])} for r in found.rows])
+        except OSError as exc:
+            _fail(f"cannot write {csv}: {exc.strerror or exc}")
+        console.print(f"{shown} written to {csv}", highlight=False, soft_wrap=True, markup=False)
+        return
+    table = Table(title=Text(f"search {'/' + text + '/' if regex else repr(text)}: {shown}"))
+    for col in ("call", "collector", "started (local)", "at", "role", "text", "flags"):
+        table.add_column(col, overflow="fold")
+    for r in found.rows:
+        started = r["local_start"].strftime("%Y-%m-%d %H:%M") if r["local_start"] else ""
+        table.add_row(*(Text(v) for v in (r["call_id"], r["collector_id"] or "", started, r["at"], r["role"] or "",
+                                          r["text"] or "", ",".join(r["kinds"]))))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the QA commands to the ``callqa`` app."""
     app.command("report")(report)
     app.command("sample")(sample)
     app.command("review")(review)
+    app.command("score")(score)
+    app.command("search")(search)

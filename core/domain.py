@@ -189,6 +189,64 @@ class ProcessedCall:
     role_notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     raw_texts: list[str] | None = None     # unredacted utterance texts, only when storing raw text
+    scores: list["CallScore"] = field(default_factory=list)  # one per configured scorecard
+
+
+@dataclass(frozen=True, slots=True)
+class ItemScore:
+    """One scorecard item's result for one call.
+
+    Attributes:
+        result: pass, fail or na (the item does not apply to this call: not counted).
+        points: ``weight`` when passed, else 0.
+        fatal: a fatal item (致命项): failing it sets the call's score to 0.
+        evidence: why, as redacted text (a finding's evidence, a measured value); never raw text.
+        finding_id: the finding the result rests on (``<call_id>#<n>``), when there is one.
+    """
+
+    item_id: str
+    section: str
+    title: str
+    result: str
+    points: float
+    weight: float
+    fatal: bool
+    evidence: str | None = None
+    finding_id: str | None = None
+
+
+@dataclass(slots=True)
+class CallScore:
+    """A call scored against one version of one scorecard: ``score`` 0-100 (None when no item
+    applies), 0 with ``fatal`` set when a fatal item failed."""
+
+    call_id: str
+    scorecard: str
+    version: str
+    score: float | None
+    fatal: bool
+    items: list[ItemScore]
+
+
+@dataclass(slots=True)
+class CallView:
+    """What scoring reads about one call, the same at landing (from a ProcessedCall) and when
+    re-scoring (from warehouse rows, no re-transcription): utterances (role, times, labels,
+    sentiment, redacted text), findings with their ids, and metrics per role."""
+
+    call_id: str
+    duration: float
+    utterances: list[Utterance]
+    findings: list[Finding]
+    finding_ids: list[str]
+    metrics: list[RoleMetrics]
+
+    @classmethod
+    def of(cls, result: ProcessedCall) -> "CallView":
+        """The view of a processed call (finding ids as landing numbers them)."""
+        cid = result.call.call_id
+        return cls(cid, result.duration, result.utterances, result.findings,
+                   [f"{cid}#{n}" for n in range(len(result.findings))], result.metrics)
 
 
 @dataclass(slots=True)

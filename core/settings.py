@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_NAME = "callqa.toml"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_SCORECARD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,24 @@ class FlowSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoringSettings:
+    """QA scorecards (质检评分表) every landed call is scored against: YAML files named
+    ``<name>.yaml`` in ``scorecards_dir`` (relative paths are under the project folder, like
+    ``asr.phantom_phrases``); ``scorecards = []`` scores nothing."""
+
+    scorecards_dir: str = "scorecards"
+    scorecards: tuple[str, ...] = ("cuishou-default",)
+
+    def __post_init__(self) -> None:
+        bad = [n for n in self.scorecards if not _SCORECARD_NAME.match(n)]
+        if bad:
+            raise ValueError(f"scoring.scorecards: {bad} are not scorecard names (letters, digits, - _ .;"
+                             " the file name without .yaml)")
+        if len(set(self.scorecards)) != len(self.scorecards):
+            raise ValueError(f"scoring.scorecards: a name is given twice in {list(self.scorecards)}")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every section, resolved; ``source`` is the TOML file read (None: defaults only)."""
 
@@ -168,6 +187,7 @@ class Settings:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     flow: FlowSettings = field(default_factory=FlowSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     source: Path | None = None
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Settings":

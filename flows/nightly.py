@@ -12,6 +12,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analysis.rules import catalog as rules_catalog
+from analysis.scorecards import load_scorecards
 from core.domain import Call, Failure
 from core.failpoints import failpoint
 from core.settings import FlowSettings, Settings, load_settings
@@ -138,6 +139,7 @@ def nightly(
     log = get_run_logger()
     settings = load_settings(config_path).with_overrides({"warehouse.db": db, "flow.workers": workers})
     rules_catalog(settings.analysis.rules_dirs)  # a bad rule pack stops the run here, not in every call
+    load_scorecards(settings.scoring)  # a missing or bad scorecard stops the run before any work
     with Warehouse(settings.warehouse.db) as wh:
         crashed = wh.mark_crashed_runs()
         if crashed:

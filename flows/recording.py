@@ -6,6 +6,7 @@ agree.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analysis import analyze_call, redact, redaction_spans
 from analysis.roles import apply_roles, assign_roles
 from analysis.rules import catalog as rules_catalog
-from core.domain import Call, ProcessedCall, Utterance, Word
+from analysis.scorecards import ScorecardError, load_scorecards, score_call
+from core.domain import Call, CallScore, ProcessedCall, Utterance, Word
 from core.settings import Settings
 from speech.asr import Transcriber, get_transcriber
 from speech.audio import DecodedAudio, decode
 from speech.metrics import measure_call
 from speech.pipeline import CallTranscript, transcribe_call
+
+logger = logging.getLogger("flows")
 
 
 def transcriber_for(settings: Settings) -> Transcriber:
@@ -122,10 +126,26 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
                             catalog=rules_catalog(settings.analysis.rules_dirs), metrics=metrics, duration=audio.duration)
     raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
     timings["analysis"] = time.perf_counter() - t1
-    return ProcessedCall(
+    result = ProcessedCall(
         call=call, duration=round(audio.duration, 3), channels=audio.channels, source_rate=audio.source_rate,
         codec=audio.codec, utterances=transcript.utterances, findings=findings, metrics=metrics,
         diarization=transcript.diarization, asr_model=transcriber_for(settings).model_name,
         roles_confidence=roles.confidence, needs_review=roles.needs_review,
         role_notes=roles.notes, timings=timings, raw_texts=raw,
     )
+    t3 = time.perf_counter()
+    result.scores = score_processed(result, settings)
+    timings["scoring"] = time.perf_counter() - t3
+    return result
+
+
+def score_processed(result: ProcessedCall, settings: Settings) -> list[CallScore]:
+    """The call's scores on every configured scorecard (``[scoring]``), from its redacted
+    utterances, findings and metrics. A scorecard that became unusable after the run checked
+    it (edited mid-run) leaves the call unscored rather than failing it: `callqa score` scores
+    it later."""
+    try:
+        return [score_call(card, result) for card in load_scorecards(settings.scoring)]
+    except ScorecardError as exc:
+        logger.warning("call %s landed without scores: %s", result.call.call_id, exc)
+        return []

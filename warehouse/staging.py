@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from core.domain import ProcessedCall
 from core.filenames import safe_name
-from warehouse.tables import calls_table, findings_table, metrics_table, utterances_tables
+from warehouse.tables import CALL_SCORES, calls_table, findings_table, metrics_table, scores_table, utterances_tables
 
 META = "staged.json"
 
@@ -42,6 +42,7 @@ def stage_call(result: ProcessedCall) -> StagedCall:
         "calls": calls_table([result], None, None),
         "utterances": utterances, "utterances_raw": raw,
         "findings": findings_table([result]), "call_metrics": metrics_table([result]),
+        "call_scores": scores_table(result.scores),
     })
 
 
@@ -78,6 +79,7 @@ def write_staged(staged: StagedCall, sha256: str, root: str | Path) -> StagedRef
 def read_staged(ref: StagedRef) -> StagedCall:
     folder = Path(ref.path)
     tables = {p.stem: pq.read_table(p) for p in folder.glob("*.parquet")}
+    tables.setdefault("call_scores", CALL_SCORES.empty_table())  # staged before calls were scored
     return StagedCall(ref.call_id, ref.duration, tables)
 
 

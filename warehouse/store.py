@@ -19,7 +19,7 @@ from warehouse import logger, tables
 from warehouse.staging import StagedCall, stage_call
 from warehouse.migrate import WarehouseError, check_schema, migrate
 
-CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
+CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics", "call_scores")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -149,7 +149,7 @@ class Warehouse:
                       and f.call_id not in call_ids]
         batch: dict[str, pa.Table] = {
             name: pa.concat_tables([s.tables[name] for s in staged]).combine_chunks() if staged else None
-            for name in ("calls", "utterances", "utterances_raw", "findings", "call_metrics")
+            for name in ("calls",) + CHILD_TABLES
         }
         failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now, calls)
         batch["calls"] = pa.concat_tables(

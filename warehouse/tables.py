@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from core.domain import Call, Failure, ProcessedCall, storable
+from core.domain import Call, CallScore, Failure, ProcessedCall, storable
 
 WORD = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string()), ("probability", pa.float64())])
 TS = pa.timestamp("us", tz="UTC")
@@ -36,6 +36,15 @@ METRICS = pa.schema([
     ("talk_share", pa.float64()), ("n_chars", pa.int32()), ("speech_rate_cpm", pa.float64()),
     ("interruptions", pa.int32()), ("overlap_s", pa.float64()), ("silence_s", pa.float64()),
     ("loudness_dbfs", pa.float64()),
+])
+SCORE_ITEM = pa.struct([
+    ("item_id", pa.string()), ("section", pa.string()), ("title", pa.string()), ("result", pa.string()),
+    ("points", pa.float64()), ("weight", pa.float64()), ("fatal", pa.bool_()), ("evidence", pa.string()),
+    ("finding_n", pa.int32()),
+])
+CALL_SCORES = pa.schema([
+    ("call_id", pa.string()), ("scorecard", pa.string()), ("version", pa.string()), ("score", pa.float64()),
+    ("fatal", pa.bool_()), ("items", pa.list_(SCORE_ITEM)), ("scored_at", TS),
 ])
 FAILURES = pa.schema([
     ("run_id", pa.string()), ("call_id", pa.string()), ("path", pa.string()), ("sha256", pa.string()),
@@ -147,6 +156,27 @@ def metrics_table(results: list[ProcessedCall]) -> pa.Table:
                 loudness_dbfs=m.loudness_dbfs,
             ))
     return pa.Table.from_pylist(rows, schema=METRICS)
+
+
+def _finding_n(call_id: str, finding_id: str | None) -> int | None:
+    """``n`` of a finding id ``<call_id>#<n>`` (stored so that a re-keyed call keeps its links)."""
+    prefix = f"{call_id}#"
+    if finding_id and finding_id.startswith(prefix) and finding_id[len(prefix):].isdigit():
+        return int(finding_id[len(prefix):])
+    return None
+
+
+def scores_table(scores: list[CallScore], now: datetime | None = None) -> pa.Table:
+    """call_scores rows: one per call and scorecard, its items as a list of structs (the
+    finding an item rests on as its number ``n`` in the call: ``<call_id>#<n>``)."""
+    now = now or datetime.now(timezone.utc)
+    return pa.Table.from_pylist([dict(
+        call_id=s.call_id, scorecard=s.scorecard, version=s.version, score=s.score, fatal=s.fatal,
+        items=[dict(item_id=i.item_id, section=i.section, title=i.title, result=i.result, points=i.points,
+                    weight=i.weight, fatal=i.fatal, evidence=i.evidence, finding_n=_finding_n(s.call_id, i.finding_id))
+               for i in s.items],
+        scored_at=now,
+    ) for s in scores], schema=CALL_SCORES)
 
 
 def failures_table(failures: list[Failure], run_id: str, now: datetime) -> pa.Table:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from callqa.report import charts
+from callqa.report import charts, scorecards
 from callqa.report.media import AudioCopy, place_audio
 from core.filenames import safe_name
 from core.files import write_atomic
@@ -180,7 +180,8 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
     }
     for name, text in files.items():
         write_atomic(out / name, text)
-    return [(out / name, "overview", None) for name in files], len(flagged)
+    scores = scorecards.write_scores_page(rep, env, out, common, pages)
+    return [(out / name, "overview", None) for name in files] + scores, len(flagged)
 
 
 def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True) -> ReportResult:
@@ -203,6 +204,7 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     audio_ok = audio_missing = audio_changed = 0
     written: list[Written] = []
     with Reports(db, settings.compliance) as rep:
+        scorecards.install(env, rep)  # call pages show the call's forms
         calls = rep.calls()
         by_call = rep.call_breaches()
         for call in calls:
