@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -120,10 +121,11 @@ class Page:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory, test_data, sample_calls, cfg):
     from callqa.report import build_report
+    from warehouse.reporting import Window
 
     root = tmp_path_factory.mktemp("browser")
     db = build_db(root / "qa.duckdb", test_data / "calls", sample_calls)
-    build_report(db, root / "report", cfg)
+    build_report(db, root / "report", cfg, window=Window(date(2026, 11, 1), date(2026, 11, 30)))
     return root
 
 
@@ -205,7 +207,7 @@ def test_verdicts_from_the_queue_import_back(page, report_dir, cfg):
     from warehouse.reporting import Reports
     from warehouse.review import import_csv
 
-    page.goto((report_dir / "report" / "queue.html").as_uri())
+    page.goto((report_dir / "report" / "queue-1.html").as_uri())
     page.js("localStorage.clear()")
     page.js("document.getElementById('reviewer').value = 'qa-lead'")
     first = page.js("document.querySelector('#queue tr.finding').dataset.finding")
