@@ -120,6 +120,25 @@ def test_outside_the_window_no_page_and_no_count(db, tmp_path, cfg):
     assert "QA sample" in (week1 / "calls" / "dev_call_01.html").read_text(encoding="utf-8")
 
 
+def test_audio_is_reused_until_the_call_lands_again(db, tmp_path, cfg, test_data, sample_calls):
+    from tests.helpers.reporting_data import scripted_calls
+
+    out = tmp_path / "report"
+    build_report(db, out, cfg, window=WEEK2)
+    wavs = {p.name: p.stat().st_mtime_ns for p in (out / "audio").iterdir()}
+    assert set(wavs) == {"dev_call_04.wav", "dev_call_05.wav"}
+    time.sleep(0.05)
+    again = build_report(db, out, cfg, window=WEEK2)  # tomorrow's report: the audio stays as it is
+    assert again.audio_ok == 2 and {p.name: p.stat().st_mtime_ns for p in (out / "audio").iterdir()} == wavs
+    relanded = next(p for p in scripted_calls(test_data / "calls", sample_calls) if p.call.call_id == "dev_call_05")
+    with Warehouse(db) as wh:  # processed again (e.g. new rules): its audio is written again
+        wh.land([relanded], [], wh.start_run("x", {}))
+    third = build_report(db, out, cfg, window=WEEK2)
+    now = {p.name: p.stat().st_mtime_ns for p in (out / "audio").iterdir()}
+    assert third.audio_ok == 2 and now["dev_call_04.wav"] == wavs["dev_call_04.wav"]
+    assert now["dev_call_05.wav"] > wavs["dev_call_05.wav"]
+
+
 def test_breaches_look_back_before_the_window(db, cfg):
     with Reports(db, cfg.compliance) as rep:
         every = {(b["rule"], b["call_id"]) for b in rep.compliance_breaches()}

@@ -228,7 +228,7 @@ class Reports:
     def calls(self, call_ids: Iterable[str] | None = None) -> list[Row]:
         """The window's landed calls with their facts (only ``call_ids`` when given), newest first."""
         sql = ("SELECT cf.*, c.path, c.sha256, c.size_bytes, c.codec, c.channels, c.needs_review,"
-               " c.diarization, c.asr_model, c.roles_confidence"
+               " c.diarization, c.asr_model, c.roles_confidence, c.landed_at"
                " FROM window_facts(?, ?, ?, ?, ?) cf JOIN calls c USING (call_id)")
         params = self._w()
         if call_ids is not None:

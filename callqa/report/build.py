@@ -17,7 +17,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from callqa.report import charts
-from callqa.report.media import AudioCopy, place_audio
+from callqa.report.media import AudioCopy, check_recording, place_audio
 from core.filenames import safe_name
 from core.settings import Settings
 from warehouse.artifacts import (Written, forget_files, record_files, recorded_files, register_artifact,
@@ -267,6 +267,17 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
     return written, len(flagged), kpis
 
 
+def _reusable(dest: Path, landed_at: datetime | None, earlier: set[Path]) -> bool:
+    """Whether the redacted recording at ``dest`` can stay: an earlier report into this folder
+    wrote it (recorded), after the call last landed (same recording, same masked spans). The
+    recording's content hash is still checked by the caller."""
+    try:
+        return (dest in earlier and landed_at is not None and dest.is_file() and not dest.is_symlink()
+                and dest.stat().st_mtime > landed_at.timestamp())
+    except OSError:
+        return False
+
+
 def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for k in range(0, len(rows), size):
         yield rows[k:k + size]
@@ -298,6 +309,9 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     audio_ok = audio_missing = audio_changed = 0
     written: list[Written] = []
     pages: dict[str, str] = {}
+    ensure_schema(db)
+    with Warehouse(db, read_only=True) as wh:
+        earlier_audio = {path for path, _, _ in recorded_files(wh, out, kinds=["audio"])}
     with Reports(db, settings.compliance, window) as rep:
         common = _common(db, settings, rep)
         reasons, by_call, listed = _listing(rep)
@@ -309,7 +323,10 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
                 call_id = call["call_id"]
                 name = slug(call_id)
                 rec = recordings.get(call_id)
-                if rec:  # redacted audio, never the original file
+                if rec and _reusable(out / "audio" / f"{name}.wav", call["landed_at"], earlier_audio) \
+                        and check_recording(rec) == "ok":  # written by an earlier report, still current
+                    copy = AudioCopy(f"audio/{quote(name)}.wav", "ok")
+                elif rec:  # redacted audio, never the original file
                     copy = place_audio(rec, out / "audio", name, quote(name), settings.audio)
                 else:
                     copy = AudioCopy(None, "missing" if audio else "off", "The call has no landed recording."
