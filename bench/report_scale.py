@@ -1,12 +1,12 @@
 """Time, files and bytes of `callqa report` over one week, on synthetic warehouses of growing size.
 
 usage: .venv/bin/python bench/report_scale.py [--calls 10000 100000] [--days 60] [--flagged-every 100]
-                                              [--utterances 4] [--dir DIR]
+                                              [--utterances 4] [--batch 5000] [--dir DIR]
        .venv/bin/python bench/report_scale.py --measure DB --since 2026-11-24 --until 2026-11-30 [--out DIR]
 
 Each warehouse holds N calls spread evenly over DAYS local days ending 2026-11-30 (Asia/Shanghai),
-built with tests.helpers.scale_data (the real landing code, Warehouse.land, in batches of 5,000
-calls, landed day by day as nightly runs would); one call in FLAGGED_EVERY has a flagged finding.
+built with tests.helpers.scale_data (the real landing code, Warehouse.land, in batches of BATCH
+calls, in time order as nightly runs would land them); one call in FLAGGED_EVERY has a flagged finding.
 The report covers the last 7 days. Each report runs in a fresh process (its peak memory is its
 own), twice: right after landing (the first read-only open replays DuckDB's write-ahead log in
 memory), and again into the same folder, as the next night's report. The recordings are not on disk, so no audio is written: the figures are the report's
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--flagged-every", type=int, default=100)
     ap.add_argument("--utterances", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=5000, help="calls landed per transaction while building")
     ap.add_argument("--dir", type=Path, help="keep the warehouses and reports here (default: a temp dir)")
     ap.add_argument("--measure", type=Path, metavar="DB", help="only measure one report of DB (prints JSON)")
     ap.add_argument("--out", type=Path)
@@ -96,7 +97,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if not db.exists():
             land_spread(db, n, END, days=args.days, flagged_every=args.flagged_every, n_utts=args.utterances,
-                        batch=5000)
+                        batch=args.batch)
         built = time.perf_counter() - t0
         out = work / f"report{n}"
         shutil.rmtree(out, ignore_errors=True)

@@ -279,6 +279,10 @@ def test_rebuild_after_a_purge_keeps_the_window_and_the_paging(db, tmp_path, cfg
     written = rebuild_overview(db, out, cfg)
     assert {p.name for p in written} == {"index.html", "queue-1.html", "calls-1.html"} == overview_files(out)
     assert mine.is_file()
+    # a folder written before reports had windows: rebuilt over every call, as it was written
+    (out / ".callqa-report.json").unlink()
+    rebuild_overview(db, out, cfg)
+    assert 'id="window">all calls<' in (out / "index.html").read_text(encoding="utf-8")
 
 
 # -- the command line ------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ class Reports:
         ensure_schema(db)
         self.settings = settings
         self.window = window or Window.everything()
+        self._breaches: list[Row] | None = None
         self._wh = Warehouse(db, read_only=True)
         self.con = self._wh.con
 
@@ -143,8 +144,7 @@ class Reports:
         row["failed_calls"], row["needs_review_roles"] = self.con.execute(
             "SELECT count(*) FILTER (WHERE w.status = 'failed'), count(*) FILTER (WHERE w.status = 'ok' AND c.needs_review)"
             " FROM window_calls(?, ?, ?, ?, ?) w JOIN calls c USING (call_id)", w).fetchone()
-        row["breaches"] = self.con.execute(
-            "SELECT count(*) FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?)", self._compliance_params()).fetchone()[0]
+        row["breaches"] = len(self.compliance_breaches())
         row["reviewed"], row["pending"] = self.con.execute(
             "SELECT count(verdict), count(*) - count(verdict) FROM window_flagged(?, ?, ?, ?, ?)", w).fetchone()
         return row
@@ -196,9 +196,13 @@ class Reports:
 
     def compliance_breaches(self) -> list[Row]:
         """Cross-call compliance breaches of the window's calls with the configured hours, cap
-        and cool-down (earlier calls count towards the cap and the cool-down)."""
-        return self.rows("SELECT * FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY started_at, rule, call_id",
-                         self._compliance_params())
+        and cool-down (earlier calls count towards the cap and the cool-down). Computed once
+        per instance (the rows are copies)."""
+        if self._breaches is None:
+            self._breaches = self.rows(
+                "SELECT * FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY started_at, rule, call_id",
+                self._compliance_params())
+        return [dict(row) for row in self._breaches]
 
     def precision(self) -> list[Row]:
         return self.rows("SELECT * FROM window_precision(?, ?, ?, ?, ?) ORDER BY kind", self._w())
