@@ -142,8 +142,8 @@ class Reports:
             " count(DISTINCT collector_id) AS collectors, min(local_date) AS first_day, max(local_date) AS last_day"
             " FROM window_finding_facts(?, ?, ?, ?, ?)", w)[0]
         row["failed_calls"], row["needs_review_roles"] = self.con.execute(
-            "SELECT count(*) FILTER (WHERE w.status = 'failed'), count(*) FILTER (WHERE w.status = 'ok' AND c.needs_review)"
-            " FROM window_calls(?, ?, ?, ?, ?) w JOIN calls c USING (call_id)", w).fetchone()
+            "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'ok' AND needs_review)"
+            " FROM window_calls(?, ?, ?, ?, ?)", w).fetchone()
         row["breaches"] = len(self.compliance_breaches())
         row["reviewed"], row["pending"] = self.con.execute(
             "SELECT count(verdict), count(*) - count(verdict) FROM window_flagged(?, ?, ?, ?, ?)", w).fetchone()

@@ -232,7 +232,8 @@ def _listing(rep: Reports, pages: Iterable[str] | None = None) -> tuple[
     by_call = rep.call_breaches()
     listed = rep.calls(set(reasons if pages is None else pages) | set(by_call))
     for row in listed:
-        row["why"] = [WHY[k] for k in reasons.get(row["call_id"], [])] + (["calling rules"] if row["call_id"] in by_call else [])
+        row["why"] = [WHY[k] for k in reasons.get(row["call_id"], [])] + (
+            [WHY["rules"]] if row["call_id"] in by_call else [])
     return reasons, by_call, listed
 
 
@@ -261,7 +262,8 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
         weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common))
     written: list[Written] = [(index, "overview", None)]
     written += [(index, "overview", cid) for cid in sorted({b["call_id"] for b in shown if not b["page"]})]
-    written += _write_paged(env, out, "queue.html", "queue", flagged, page_size, {"page": "queue", "root": "", **common})
+    written += _write_paged(env, out, "queue.html", "queue", flagged, page_size,
+                            {"page": "queue", "root": "", **common})
     written += _write_paged(env, out, "calls.html", "calls", listed, page_size,
                             {"page": "calls", "root": "", "by_call": by_call, **common})
     return written, len(flagged), kpis

@@ -12,14 +12,15 @@
 CREATE MACRO window_calls(default_tz, lo_utc, hi_utc, since, until) AS TABLE
 WITH c AS (  -- two scans, each with a plain range filter on one column that DuckDB pushes down
     SELECT call_id, status, collector_id, team, campaign, account_id, direction, started_at, timezone, landed_at,
-           duration_s
+           duration_s, needs_review
     FROM calls WHERE started_at >= lo_utc AND started_at < hi_utc
     UNION ALL
     SELECT call_id, status, collector_id, team, campaign, account_id, direction, started_at, timezone, landed_at,
-           duration_s
+           duration_s, needs_review
     FROM calls WHERE started_at IS NULL AND landed_at >= lo_utc AND landed_at < hi_utc
 ), w AS (
     SELECT c.call_id, c.status, c.collector_id, c.team, c.campaign, c.account_id, c.direction, c.started_at,
+           c.timezone, c.needs_review, c.duration_s AS recorded_s,
            coalesce(nullif(c.timezone, ''), default_tz)                                 AS tz,
            timezone(coalesce(nullif(c.timezone, ''), default_tz), c.started_at)         AS local_start,
            timezone(coalesce(nullif(c.timezone, ''), default_tz), coalesce(c.started_at, c.landed_at))::DATE
@@ -32,7 +33,8 @@ SELECT * FROM w WHERE local_date BETWEEN since AND until;
 -- Landed calls of the window with the counts of their findings (no utterances read).
 CREATE MACRO window_finding_facts(default_tz, lo_utc, hi_utc, since, until) AS TABLE
 WITH w AS (
-    SELECT * EXCLUDE (status) FROM window_calls(default_tz, lo_utc, hi_utc, since, until) WHERE status = 'ok'
+    SELECT * EXCLUDE (status, timezone, needs_review, recorded_s)
+    FROM window_calls(default_tz, lo_utc, hi_utc, since, until) WHERE status = 'ok'
 ), f AS (
     SELECT call_id,
            count(*) FILTER (WHERE severity <> 'info')                        AS flags,
@@ -200,15 +202,14 @@ SELECT * FROM window_breaches(default_tz, hours_start, hours_end, max_attempts, 
 -- and date.
 CREATE MACRO window_flagged(default_tz, lo_utc, hi_utc, since, until) AS TABLE
 WITH w AS (
-    SELECT call_id, local_start, local_date FROM window_calls(default_tz, lo_utc, hi_utc, since, until)
-    WHERE status = 'ok'
+    SELECT * FROM window_calls(default_tz, lo_utc, hi_utc, since, until) WHERE status = 'ok'
 ), f AS (
     SELECT * FROM findings WHERE severity <> 'info' AND call_id IN (SELECT call_id FROM w)
 )
 SELECT f.finding_id, f.call_id, f.kind, f.role, f.severity, f.score, f.rule_id,
        f.utterance_idx, f.start_s, f.end_s, f.evidence,
-       c.collector_id, c.team, c.campaign, c.account_id, c.started_at, c.timezone,
-       c.direction, c.duration_s, c.needs_review, w.local_start, w.local_date,
+       w.collector_id, w.team, w.campaign, w.account_id, w.started_at, w.timezone,
+       w.direction, w.recorded_s AS duration_s, w.needs_review, w.local_start, w.local_date,
        is_violation(f.kind, f.role, f.severity) AS is_violation,
        CASE WHEN r.kind IS NOT DISTINCT FROM f.kind THEN r.verdict END AS verdict,
        CASE WHEN r.kind IS NOT DISTINCT FROM f.kind THEN r.reviewer END AS reviewer,
@@ -216,7 +217,6 @@ SELECT f.finding_id, f.call_id, f.kind, f.role, f.severity, f.score, f.rule_id,
        CASE WHEN r.kind IS NOT DISTINCT FROM f.kind THEN r.note END AS review_note
 FROM f
 JOIN w USING (call_id)
-JOIN calls c USING (call_id)
 LEFT JOIN finding_reviews r USING (finding_id);
 
 -- detector_precision of migration 002 over the window's flagged findings.
