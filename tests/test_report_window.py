@@ -120,6 +120,7 @@ def test_outside_the_window_no_page_and_no_count(db, tmp_path, cfg):
     assert "QA sample" in (week1 / "calls" / "dev_call_01.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # writes redacted audio three times
 def test_audio_is_reused_until_the_call_lands_again(db, tmp_path, cfg, test_data, sample_calls):
     from tests.helpers.reporting_data import scripted_calls
 
