@@ -57,14 +57,46 @@ DbOpt = typer.Option(None, "--db", help="DuckDB file (default from config: var/c
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (default: ./callqa.toml).")
 
 
+def _date(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        _fail(f"{option} must be a date like 2026-11-30, got {value!r}")
+        raise  # unreachable
+
+
+def _window(since: Optional[str], until: Optional[str], tz: str):
+    """The report window: --since to --until (inclusive local dates); --until alone: the 7 days
+    ending then; --since alone: from then to today; neither: the last 7 days ending today (in
+    ``tz``)."""
+    from warehouse.reporting import Window
+
+    start, end = _date(since, "--since"), _date(until, "--until")
+    try:
+        if start is None:
+            return Window.last_days(7, tz, today=end)
+        return Window(start, end or Window.last_days(1, tz).until)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
 def report(
     db: Optional[Path] = DbOpt,
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder for the HTML report (created)."),
-    audio: bool = typer.Option(True, "--audio/--no-audio", help="Put each recording, with its masked numbers "
-                               "toned out, next to its call page (the original file is never copied)."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE", help="First day of the window "
+                                        "(YYYY-MM-DD, the calls' local date; default: 6 days before --until)."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="Last day of the window, inclusive "
+                                        "(default: today in compliance.default_timezone)."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Put each page's recording, with its masked "
+                               "numbers toned out, next to it (the original file is never copied)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Write a self-contained HTML report: overview, review queue, a page per call.
+    """Write a self-contained HTML report of the calls started in a window of days (default:
+    the last 7): overview, review queue, call list, and a page (with redacted audio) for each
+    call flagged, drawn in a QA sample (`callqa sample`) or reviewed.
 
     Open OUT/index.html in a browser (works from a file:// URL or any static server; nothing
     is fetched from the network). Calling hours, attempt cap, cool-down and default timezone
@@ -74,17 +106,18 @@ def report(
     from warehouse.store import WarehouseBusy
 
     settings = _settings(config)
+    window = _window(since, until, settings.compliance.default_timezone)
     path = _db(db, settings)
     check_output_folder(out, "--out")
     check_recordable(path, "the report's files")
     try:
-        result = build_report(path, out, settings, audio=audio)
+        result = build_report(path, out, settings, audio=audio, window=window)
     except (ReportError, ValueError) as exc:
         _fail(str(exc))
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
-    console.print(f"report for {result.calls} call(s), {result.flagged} flagged finding(s) written to "
-                  f"[bold]{result.out / 'index.html'}[/bold] in {result.seconds:.1f} s"
+    console.print(f"report {result.window}: {result.calls} call(s), {result.pages} with a page, {result.flagged} "
+                  f"flagged finding(s) written to [bold]{result.out / 'index.html'}[/bold] in {result.seconds:.1f} s"
                   + (f"; {result.audio_missing} recording(s) missing" if result.audio_missing else "")
                   + (f"; {result.audio_changed} recording(s) changed since processing, not played"
                      if result.audio_changed else ""),
@@ -101,13 +134,17 @@ def sample(
     include_reviewed: bool = typer.Option(False, "--include-reviewed", help="Also draw what already has a verdict."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the sample as CSV (fill `verdict`, then "
                                        "`callqa review --import`)."),
+    keep: bool = typer.Option(True, "--keep/--no-keep", help="Keep the sample in the database, so that "
+                              "`callqa report` gives its calls pages."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Draw a stratified, reproducible QA sample of flagged findings and some unflagged calls.
 
     Every stratum gets at least one row when N allows; the rest is proportional to stratum size.
+    The sample is kept in the database (qa_samples): the report gives its calls pages.
     """
-    from warehouse.review import sample as draw, write_sample_csv
+    from warehouse.review import save_sample, sample as draw, write_sample_csv
+    from warehouse.store import WarehouseBusy
 
     from core.files import same_file
 
@@ -136,6 +173,13 @@ def sample(
         except OSError as exc:
             _fail(f"cannot write {csv}: {exc.strerror or exc}")
         console.print(f"written to {csv}", highlight=False)
+    if keep and rows:
+        try:
+            sample_id = save_sample(path, rows, n=n, by=by.split(","), seed=seed, unflagged_share=unflagged_share)
+            console.print(f"kept as sample {sample_id}: `callqa report` gives its calls pages", highlight=False)
+        except WarehouseBusy:
+            err.print("[yellow]warning:[/yellow] database busy: the sample was not kept; its calls get report pages"
+                      " only once flagged or reviewed", highlight=False)
 
 
 def review(

@@ -116,7 +116,8 @@ def test_read_only_database_stops_report_and_export_before_writing(db, tmp_path)
             one_line_error(invoke(*commands[name]), "cannot be written")
         dry = invoke(*commands["purge"])
         assert dry.exit_code == 0 and "1 call(s) match" in dry.stdout  # a dry run only reads
-        assert invoke("sample", "--db", db).exit_code == 0
+        one_line_error(invoke("sample", "--db", db), "cannot be written")  # keeping a sample writes
+        assert invoke("sample", "--db", db, "--no-keep").exit_code == 0   # drawing one only reads
     with unwritable(db.parent):  # the file is writable, its folder (for DuckDB's log) is not
         for name in ("report", "export", "purge --yes", "review"):
             one_line_error(invoke(*commands[name]), "cannot be written", "its folder")

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -120,10 +121,12 @@ class Page:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory, test_data, sample_calls, cfg):
     from callqa.report import build_report
+    from warehouse.reporting import Window
 
     root = tmp_path_factory.mktemp("browser")
     db = build_db(root / "qa.duckdb", test_data / "calls", sample_calls)
-    build_report(db, root / "report", cfg)
+    # 5 rows a page: the queue (16 findings) and the call list (15 calls) span several pages
+    build_report(db, root / "report", cfg, window=Window(date(2026, 11, 1), date(2026, 11, 30)), page_size=5)
     return root
 
 
@@ -207,7 +210,7 @@ def test_verdicts_from_the_queue_import_back(page, report_dir, cfg):
     from warehouse.reporting import Reports
     from warehouse.review import import_csv
 
-    page.goto((report_dir / "report" / "queue.html").as_uri())
+    page.goto((report_dir / "report" / "queue-1.html").as_uri())
     page.js("localStorage.clear()")
     page.js("document.getElementById('reviewer').value = 'qa-lead'")
     first = page.js("document.querySelector('#queue tr.finding').dataset.finding")
@@ -223,4 +226,29 @@ def test_verdicts_from_the_queue_import_back(page, report_dir, cfg):
     with Reports(report_dir / "qa.duckdb", cfg.compliance) as rep:
         reviewed = {r["finding_id"]: (r["verdict"], r["reviewer"]) for r in rep.flagged() if r["verdict"]}
     assert reviewed == {first: ("rejected", "qa-lead")}
+    assert page.errors() == []
+
+
+def test_pages_link_and_share_verdicts(page, report_dir):
+    """From file:// URLs: next/previous links walk the call list; verdicts clicked on two pages
+    of the queue are downloaded together."""
+    page.goto((report_dir / "report" / "calls-1.html").as_uri())
+    assert page.js("document.getElementById('window').textContent").startswith("calls started 2026-11-01")
+    assert page.js("document.querySelectorAll('#calls tbody tr').length") == 5
+    page.click("nav.pager a[rel=next]")
+    deadline = time.monotonic() + 10
+    while not str(page.js("location.href")).endswith("calls-2.html") and time.monotonic() < deadline:
+        page.pump(0.1)
+    assert str(page.js("location.href")).endswith("calls-2.html")
+    page.pump(0.3)
+    assert page.js("document.querySelector('nav.pager b[aria-current]').textContent") == "2"
+    assert page.js("document.querySelectorAll('#calls span.nopage').length") >= 1  # breaches without a page
+    page.goto((report_dir / "report" / "queue-2.html").as_uri())
+    page.js("localStorage.clear()")
+    page.click("#queue tr.finding button[data-verdict=confirmed]")
+    page.goto((report_dir / "report" / "queue-1.html").as_uri())
+    page.click("#queue tr.finding button[data-verdict=rejected]")
+    assert page.js("document.getElementById('verdict-count').textContent") == "2"
+    assert page.js("window.callqaVerdictsCsv()").count("\r\n") == 3  # header + 2 verdicts
+    page.js("localStorage.clear()")
     assert page.errors() == []

@@ -20,6 +20,7 @@ from warehouse.review import ReviewError, Verdict, import_csv, record, sample, w
 from warehouse.store import Warehouse
 
 runner = CliRunner()
+NOVEMBER = ["--since", "2026-11-01", "--until", "2026-11-30"]  # the test calls' month, whatever today is
 
 
 @pytest.fixture()
@@ -183,13 +184,14 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, test_data, sample
     with Warehouse(db) as wh:
         wh.land([raw_call], [], wh.start_run("x", {}))
     out = tmp_path / "report"
-    result = runner.invoke(app, ["report", "--db", str(db), "--out", str(out)])
+    result = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), *NOVEMBER])
     assert result.exit_code == 0, result.output
-    assert "18 call(s)" in result.output and "11 recording(s) missing" in result.output
+    # pages for the flagged calls only: 4 scripted calls with audio, 4 synthetic ones without
+    assert "18 call(s), 9 with a page" in result.output and "4 recording(s) missing" in result.output
     assert "1 recording(s) changed" in result.output  # raw/one: another hash than its file's
     pages = {p.name for p in (out / "calls").glob("*.html")}
     call05, hostile = slug("dev_call_05"), slug("syn/b3 <hostile>")
-    assert f"{call05}.html" in pages and f"{hostile}.html" in pages and len(pages) == 18
+    assert f"{call05}.html" in pages and f"{hostile}.html" in pages and len(pages) == 9
     everything = "\n".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
     assert "RAWSECRET" not in everything and "13700138000" not in everything
     assert HOSTILE not in everything and "<script>alert" not in everything
@@ -206,12 +208,12 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, test_data, sample
     assert "Recording not available" in (out / "calls" / f"{slug('syn/b1-0')}.html").read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<svg") >= 3 and "outside calling hours" in index and "dev_call_02" in index
-    queue = (out / "queue.html").read_text(encoding="utf-8")
+    queue = (out / "queue-1.html").read_text(encoding="utf-8")
     assert queue.count('class="finding sev-') == 17  # 16 flagged + the raw call's pii
     # rebuilding after a call is gone prunes its page and audio; other folders are refused
     with Warehouse(db) as wh:
         wh.con.execute("DELETE FROM calls WHERE call_id = 'dev_call_05'")
-    assert runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--no-audio"]).exit_code == 0
+    assert runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--no-audio", *NOVEMBER]).exit_code == 0
     assert not (out / "calls" / f"{call05}.html").exists() and list((out / "audio").glob("*")) == []
     other = tmp_path / "docs"
     other.mkdir()

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import pytest
 
 from flows.discovery import discover
 from flows.recording import process_recording
 from callqa.report import build_report, slug
-from warehouse.reporting import Reports
+from warehouse.reporting import Reports, Window
 from warehouse.store import Warehouse
 
 pytestmark = pytest.mark.slow  # the real Whisper model on two calls
@@ -35,7 +36,7 @@ def test_report_on_processed_calls(sample_calls, tmp_path, cfg, transcriber):
     assert {s["collector_id"] for s in stats} == {"C017", "C023"}
     assert all(0 <= s["stress_index"] <= 100 and s["talk_min"] > 0 for s in stats)
 
-    result = build_report(db, tmp_path / "report", cfg)
+    result = build_report(db, tmp_path / "report", cfg, window=Window(date(2026, 11, 1), date(2026, 11, 30)))
     assert (result.calls, result.audio_ok, result.audio_missing) == (2, 2, 0)
     page = (tmp_path / "report" / "calls" / f"{slug('dev_call_05')}.html").read_text(encoding="utf-8")
     threat = next(f for f in flagged if f["call_id"] == "dev_call_05" and f["kind"] == "threat")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import wave
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,15 @@ from speech.redact_audio import MAX_EXTEND_S, PAD_S, TONE_HZ, TONE_LEVEL, redact
 from tests.helpers.audio import decode_at
 from tests.helpers.reporting_data import processed
 from warehouse.redaction import PLACEHOLDERS, masked_spans
+from warehouse.reporting import Window
 from warehouse.store import Warehouse
 
 RATE = 8000
 # dev_call_05: the customer says a phone number; the ground truth script has it from about
 # 10.3 s to the end of the turn (12.73 s; speech energy ends at 12.69 s).
 SPOKEN_NUMBER = (10.35, 12.65)
+STARTED = datetime(2026, 11, 10, 2, 0, tzinfo=timezone.utc)
+NOVEMBER = Window(date(2026, 11, 1), date(2026, 11, 30))  # STARTED's month, whatever today is
 
 
 def samples_of(repo_root: Path, name: str = "dev_call_05.stereo.wav") -> np.ndarray:
@@ -164,12 +168,13 @@ def test_report_names_a_same_size_changed_recording(tmp_path, repo_root, cfg):
     wav = tmp_path / "archive" / "call.wav"
     wav.parent.mkdir()
     shutil.copy(repo_root / "samples" / "calls" / "dev_call_05.stereo.wav", wav)
-    call = Call("same-size", str(wav), sha256_file(wav), wav.stat().st_size, channel_roles=("collector", "customer"))
+    call = Call("same-size", str(wav), sha256_file(wav), wav.stat().st_size, started_at=STARTED,
+                channel_roles=("collector", "customer"))
     db = tmp_path / "w.duckdb"
-    with Warehouse(db) as wh:
-        wh.land([processed(call, [("collector", 0.5, 5.0, "您好", [])], 28.7)], [], wh.start_run("x", {}))
+    with Warehouse(db) as wh:  # flagged: the report gives it a page
+        wh.land([processed(call, [("collector", 0.5, 5.0, "您好", ["abuse"])], 28.7)], [], wh.start_run("x", {}))
     out = tmp_path / "report"
-    first = build_report(db, out, cfg)
+    first = build_report(db, out, cfg, window=NOVEMBER)
     assert (first.audio_ok, first.audio_changed) == (1, 0) and (out / "audio" / f"{safe_name('same-size')}.wav").is_file()
 
     size = wav.stat().st_size
@@ -179,14 +184,14 @@ def test_report_names_a_same_size_changed_recording(tmp_path, repo_root, cfg):
         fh.seek(-64, 1)
         fh.write(bytes(b ^ 0xFF for b in block))
     assert wav.stat().st_size == size
-    second = build_report(db, out, cfg)
+    second = build_report(db, out, cfg, window=NOVEMBER)
     assert (second.audio_ok, second.audio_changed, second.audio_missing) == (0, 1, 0)
     page = (out / "calls" / f"{safe_name('same-size')}.html").read_text(encoding="utf-8")
     assert 'id="audio-missing"' in page and "has changed since it was processed" in page and "<audio" not in page
     assert not (out / "audio" / f"{safe_name('same-size')}.wav").exists()  # the earlier render is gone too
 
     wav.unlink()
-    third = build_report(db, out, cfg)
+    third = build_report(db, out, cfg, window=NOVEMBER)
     assert (third.audio_missing, third.audio_changed) == (1, 0)
     assert "no longer at its archive path" in (out / "calls" / f"{safe_name('same-size')}.html").read_text(encoding="utf-8")
 
@@ -201,7 +206,8 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     archive.mkdir()
     wav = archive / src.name
     shutil.copy(src, wav)
-    call = Call("dev_call_05", str(wav), sha256_file(wav), wav.stat().st_size, channel_roles=("collector", "customer"))
+    call = Call("dev_call_05", str(wav), sha256_file(wav), wav.stat().st_size, started_at=STARTED,
+                channel_roles=("collector", "customer"))
     result = process_recording(call, cfg)
     assert any("[电话]" in u.text or "[号码]" in u.text for u in result.utterances)
     db = tmp_path / "w.duckdb"
@@ -210,7 +216,7 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
         spans = masked_spans(wh.con, "dev_call_05")
     assert spans and all(9.0 < s < e < 13.0 for s, e in spans)
 
-    report = build_report(db, tmp_path / "report", cfg)
+    report = build_report(db, tmp_path / "report", cfg, window=NOVEMBER)
     assert (report.audio_ok, report.audio_changed, report.audio_missing) == (1, 0, 0)
     page = (tmp_path / "report" / "calls" / f"{safe_name('dev_call_05')}.html").read_text(encoding="utf-8")
     assert f'src="../audio/{safe_name("dev_call_05")}.wav"' in page

@@ -8,7 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -25,10 +25,12 @@ from tests.helpers.warehouse_data import processed
 from warehouse.artifacts import recorded_files
 from warehouse.export import ExportError, export
 from warehouse.purge import lift, purge, select_calls
+from warehouse.reporting import Window
 from warehouse.store import Warehouse
 
 runner = CliRunner()
 CONFIG = Path(__file__).parent / "data" / "test.toml"
+NOVEMBER = Window(date(2026, 11, 1), date(2026, 11, 30))  # the test calls' month, whatever today is
 
 
 def as_call(p) -> Call:
@@ -122,7 +124,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     land(db, calls)
     out, rep = tmp_path / "export", tmp_path / "report"
     export(db, out)
-    build_report(db, rep, cfg)
+    build_report(db, rep, cfg, window=NOVEMBER)
     foreign = [out / "keep_me_dev_call_01.txt", out / "notes" / "dev_call_01.txt",
                out / "parquet" / "utterances" / "call_date=2026-11-03" / "mine.txt", out / "parquet" / "README",
                rep / "calls" / "dev_call_01.notes.txt"]
@@ -143,7 +145,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     after = snapshot(out, rep)
     removed = set(before) - set(after)
     changed = {p for p in set(before) & set(after) if before[p] != after[p]}
-    overview = {rep / "index.html", rep / "queue.html", rep / "calls.html"}
+    overview = {rep / "index.html", rep / "queue-1.html", rep / "calls-1.html"}
     assert removed == own
     assert changed == partitions | overview
     assert set(after) == set(before) - own  # nothing new; every foreign file is still there
@@ -152,7 +154,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
         assert set(pq.read_table(path)["call_id"].to_pylist()) == {"dev_call_02"}
     for path in overview:
         assert "dev_call_01" not in path.read_text(encoding="utf-8")
-    assert f"{safe_name('dev_call_02')}.html" in (rep / "calls.html").read_text(encoding="utf-8")
+    assert f"{safe_name('dev_call_02')}.html" in (rep / "calls-1.html").read_text(encoding="utf-8")
     with Warehouse(db) as wh:
         assert wh.con.execute("SELECT files_removed FROM purges").fetchone()[0] == 4 + 3 + 1  # + scores.html
         assert not recorded_files(wh, out, call_ids=["dev_call_01"])
@@ -291,7 +293,7 @@ def test_purge_killed_after_its_transaction_is_finished_by_the_next(tmp_path, cf
     land(db, [processed("a", "h1"), processed("b", "h2")])
     out, rep = tmp_path / "export", tmp_path / "report"
     export(db, out)
-    build_report(db, rep, cfg)
+    build_report(db, rep, cfg, window=NOVEMBER)
     cli = [sys.executable, "-m", "callqa.cli", "purge", "--db", str(db), "--call-id", "a", "--yes", "-c", str(CONFIG)]
     killed = subprocess.run(cli, capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, CALLQA_FAILPOINT="purge-committed"))
@@ -305,4 +307,4 @@ def test_purge_killed_after_its_transaction_is_finished_by_the_next(tmp_path, cf
     assert "overview pages rebuilt" in again.stdout
     assert not any(p.exists() for p, kind in left.items() if kind != "parquet")
     assert all(set(pq.read_table(p)["call_id"].to_pylist()) == {"b"} for p, kind in left.items() if kind == "parquet")
-    assert "a.html" not in (rep / "calls.html").read_text(encoding="utf-8")
+    assert "a.html" not in (rep / "calls-1.html").read_text(encoding="utf-8")

@@ -371,13 +371,16 @@ def test_purge_removes_scores_and_overrides(analysed, cfg, tmp_path):
 
 
 def test_report_shows_scores_and_each_calls_form(analysed, cfg, tmp_path):
+    from datetime import date
+
     from callqa.report import build_report, rebuild_overview
+    from warehouse.reporting import Window
 
     db = landed(tmp_path / "w.duckdb", list(analysed.values()), cfg)
     assert invoke("review", "dev_call_04", "--db", db, "--scorecard", "cuishou-default", "--item", "silence",
                   "--result", "fail", "--note", "<b>long hold</b>").exit_code == 0
     out = tmp_path / "report"
-    build_report(db, out, cfg, audio=False)
+    build_report(db, out, cfg, audio=False, window=Window(date(2026, 11, 1), date(2026, 11, 30)))  # the calls' month
     scores = (out / "scores.html").read_text(encoding="utf-8")
     assert 'id="score-collectors"' in scores and "C017" in scores and "C023" in scores
     assert "dev_call_02" in scores and "2026-W45" in scores  # lowest scores; weekly trend

@@ -30,32 +30,42 @@ class CallAudio:
     spans: list[Span]
 
 
+def _spans_by_call(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str, list[Span]]:
+    """masked_spans() of several calls in one query."""
+    rows = con.execute(
+        "SELECT call_id, start_s, end_s, [[w.start_s, w.end_s] FOR w IN coalesce(words, []) IF w.text = ?] AS masked"
+        " FROM utterances WHERE call_id IN (SELECT unnest(?))"
+        " AND (list_contains(list_transform(coalesce(words, []), lambda w: w.text), ?)"
+        "      OR regexp_matches(coalesce(text, ''), ?))",
+        [MASKED_WORD, call_ids, MASKED_WORD, PLACEHOLDERS]).fetchall()
+    spans: dict[str, list[Span]] = {}
+    for call_id, start, end, masked in rows:
+        timed = [(float(s), float(e)) for s, e in masked if s is not None and e is not None]
+        if timed and len(timed) == len(masked):
+            spans.setdefault(call_id, []).extend(timed)
+        elif start is not None and end is not None:
+            spans.setdefault(call_id, []).append((float(start), float(end)))
+    return {call_id: sorted(found) for call_id, found in spans.items()}
+
+
 def masked_spans(con: duckdb.DuckDBPyConnection, call_id: str) -> list[Span]:
     """(start_s, end_s) of every masked word of a call, and of every utterance with a
     placeholder in its text but no masked word; sorted, not merged."""
-    rows = con.execute(
-        "SELECT start_s, end_s, [[w.start_s, w.end_s] FOR w IN coalesce(words, []) IF w.text = ?] AS masked"
-        " FROM utterances WHERE call_id = ?"
-        " AND (list_contains(list_transform(coalesce(words, []), lambda w: w.text), ?)"
-        "      OR regexp_matches(coalesce(text, ''), ?))",
-        [MASKED_WORD, call_id, MASKED_WORD, PLACEHOLDERS]).fetchall()
-    spans: list[Span] = []
-    for start, end, masked in rows:
-        timed = [(float(s), float(e)) for s, e in masked if s is not None and e is not None]
-        if timed and len(timed) == len(masked):
-            spans += timed
-        elif start is not None and end is not None:
-            spans.append((float(start), float(end)))
-    return sorted(spans)
+    return _spans_by_call(con, [call_id]).get(call_id, [])
 
 
 def call_audio(con: duckdb.DuckDBPyConnection, call_id: str) -> CallAudio | None:
     """A landed call's recording and masked spans (None if there is no such landed call)."""
-    row = con.execute("SELECT path, sha256, source_rate FROM calls WHERE call_id = ? AND status = 'ok'",
-                      [call_id]).fetchone()
-    if row is None:
-        return None
-    return CallAudio(call_id, row[0], row[1], row[2], masked_spans(con, call_id))
+    return calls_audio(con, [call_id]).get(call_id)
+
+
+def calls_audio(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str, CallAudio]:
+    """call_audio() of several calls, with one pass over the utterances (calls not landed are
+    left out)."""
+    rows = con.execute("SELECT call_id, path, sha256, source_rate FROM calls WHERE call_id IN (SELECT unnest(?))"
+                       " AND status = 'ok'", [list(call_ids)]).fetchall()
+    spans = _spans_by_call(con, [r[0] for r in rows])
+    return {cid: CallAudio(cid, path, sha, rate, spans.get(cid, [])) for cid, path, sha, rate in rows}
 
 
 def landed_calls(con: duckdb.DuckDBPyConnection) -> list[str]:

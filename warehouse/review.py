@@ -345,6 +345,28 @@ def sample(db: str | Path, n: int, by: Iterable[str] = ("kind",), seed: int = 0,
             for r in picked]
 
 
+def save_sample(db: str | Path, rows: list[dict[str, Any]], *, n: int, by: Iterable[str], seed: int,
+                unflagged_share: float) -> str:
+    """Keep a drawn sample (``callqa sample``) in ``qa_samples`` / ``qa_sample_rows``, so that the
+    report gives its calls pages. Returns the sample id."""
+    sample_id = uuid.uuid4().hex[:12]
+    with Warehouse(db) as wh:
+        con = wh.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT INTO qa_samples (sample_id, drawn_at, n, strata, seed, unflagged_share)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        [sample_id, datetime.now(timezone.utc), n, ",".join(by), seed, unflagged_share])
+            con.executemany("INSERT INTO qa_sample_rows (sample_id, call_id, finding_id, stratum) VALUES (?, ?, ?, ?)",
+                            [[sample_id, r["call_id"], r["finding_id"], r["stratum"]] for r in rows])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    logger.info("sample %s kept: %d row(s)", sample_id, len(rows))
+    return sample_id
+
+
 def write_sample_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
     """Write a sample in the format ``callqa review --import`` reads back (verdict column empty),
     atomically (a device or pipe such as ``/dev/stdout`` is written to directly), with

@@ -16,6 +16,7 @@ import duckdb
 
 from core.domain import CallScore, CallView, Finding, RoleMetrics, Utterance
 from warehouse import logger
+from warehouse.reporting import Window
 from warehouse.store import Warehouse
 from warehouse.tables import scores_table
 
@@ -160,16 +161,29 @@ def _local(column: str) -> str:
     return f"coalesce(timezone(coalesce(nullif(c.timezone, ''), ?), c.{column}), c.landed_at)::DATE"
 
 
-def score_summary(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """Per scorecard: calls scored, mean effective score, fatal calls, overrides, the
-    versions stored, and the distribution in ten 10-point buckets (``buckets[9]`` is 90-100)."""
-    rows = _rows(con, """
+def _in_window(window: Window | None, default_tz: str) -> tuple[str, list[Any]]:
+    """SQL (AND …) keeping the calls of ``window`` (the report's local dates; None: every call),
+    with its parameters: a UTC range on started_at first (DuckDB skips row groups), then the
+    exact local date."""
+    if window is None or window.unbounded:
+        return "", []
+    tz, lo, hi, since, until = window.params(default_tz)
+    return (f" AND (c.started_at IS NULL OR c.started_at >= ? AND c.started_at < ?)"
+            f" AND {_local('started_at')} BETWEEN ? AND ?", [lo, hi, tz, since, until])
+
+
+def score_summary(con: duckdb.DuckDBPyConnection, default_tz: str = "UTC", window: Window | None = None) -> list[Row]:
+    """Per scorecard, over the calls of ``window``: calls scored, mean effective score, fatal
+    calls, overrides, the versions stored, and the distribution in ten 10-point buckets
+    (``buckets[9]`` is 90-100)."""
+    where, params = _in_window(window, default_tz)
+    rows = _rows(con, f"""
         SELECT s.scorecard, count(*) AS calls, avg(s.score) AS mean_score, median(s.score) AS median_score,
                count(*) FILTER (WHERE s.fatal) AS fatal_calls, count(*) FILTER (WHERE s.score IS NULL) AS unscored,
                sum(s.overrides) AS overrides, list(DISTINCT s.version ORDER BY s.version) AS versions,
                list(least(9, floor(s.score / 10))::INTEGER) FILTER (WHERE s.score IS NOT NULL) AS bucket_list
         FROM effective_call_scores s JOIN calls c USING (call_id)
-        WHERE c.status = 'ok' GROUP BY s.scorecard ORDER BY s.scorecard""")
+        WHERE c.status = 'ok'{where} GROUP BY s.scorecard ORDER BY s.scorecard""", params)
     for row in rows:
         buckets = [0] * 10
         for b in row.pop("bucket_list") or []:
@@ -178,26 +192,29 @@ def score_summary(con: duckdb.DuckDBPyConnection) -> list[Row]:
     return rows
 
 
-def collector_scores(con: duckdb.DuckDBPyConnection, default_tz: str) -> list[Row]:
-    """Per scorecard and collector: calls, mean/min effective score, fatal calls, first and
-    last local day."""
+def collector_scores(con: duckdb.DuckDBPyConnection, default_tz: str, window: Window | None = None) -> list[Row]:
+    """Per scorecard and collector, over the calls of ``window``: calls, mean/min effective
+    score, fatal calls, first and last local day."""
+    where, params = _in_window(window, default_tz)
     return _rows(con, f"""
         WITH s AS (
             SELECT s.*, coalesce(c.collector_id, '(unknown)') AS collector_id, {_local('started_at')} AS local_date
-            FROM effective_call_scores s JOIN calls c USING (call_id) WHERE c.status = 'ok'
+            FROM effective_call_scores s JOIN calls c USING (call_id) WHERE c.status = 'ok'{where}
         )
         SELECT scorecard, collector_id, count(*) AS calls, avg(score) AS mean_score, min(score) AS min_score,
                count(*) FILTER (WHERE fatal) AS fatal_calls, min(local_date) AS first_day, max(local_date) AS last_day
-        FROM s GROUP BY ALL ORDER BY scorecard, mean_score NULLS LAST, collector_id""", [default_tz])
+        FROM s GROUP BY ALL ORDER BY scorecard, mean_score NULLS LAST, collector_id""", [default_tz] + params)
 
 
-def weekly_scores(con: duckdb.DuckDBPyConnection, default_tz: str) -> list[Row]:
-    """Per scorecard and local week (Monday first): calls, mean effective score, fatal calls."""
+def weekly_scores(con: duckdb.DuckDBPyConnection, default_tz: str, window: Window | None = None) -> list[Row]:
+    """Per scorecard and local week (Monday first) of ``window``: calls, mean effective score,
+    fatal calls."""
+    where, params = _in_window(window, default_tz)
     return _rows(con, f"""
         SELECT s.scorecard, date_trunc('week', {_local('started_at')})::DATE AS week, count(*) AS calls,
                avg(s.score) AS mean_score, count(*) FILTER (WHERE s.fatal) AS fatal_calls
         FROM effective_call_scores s JOIN calls c USING (call_id)
-        WHERE c.status = 'ok' GROUP BY ALL ORDER BY s.scorecard, week""", [default_tz])
+        WHERE c.status = 'ok'{where} GROUP BY ALL ORDER BY s.scorecard, week""", [default_tz] + params)
 
 
 def lowest_scores(con: duckdb.DuckDBPyConnection, call_ids: list[str], limit: int = 50) -> list[Row]:

@@ -1,9 +1,13 @@
-"""Build the static QA report: overview, review queue, call list and one page per call."""
+"""Build the static QA report of one window of days: overview, review queue, call list, and a
+page (with redacted audio) for each of the window's calls that matter: flagged, drawn in a QA
+sample, or reviewed. Its size follows those calls, not the warehouse."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -13,18 +17,25 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from callqa.report import charts, scorecards
-from callqa.report.media import AudioCopy, place_audio
+from callqa.report.media import AudioCopy, check_recording, place_audio
 from core.filenames import safe_name
 from core.files import write_atomic
 from core.settings import Settings
-from warehouse.artifacts import Written, record_files, recorded_files, register_artifact, replace_recorded
-from warehouse.redaction import call_audio
-from warehouse.reporting import Reports, ensure_schema
+from warehouse.artifacts import (Written, forget_files, record_files, recorded_files, register_artifact,
+                                 remove_recorded, replace_recorded)
+from warehouse.redaction import calls_audio
+from warehouse.reporting import Reports, Window, ensure_schema
 from warehouse.store import Warehouse, WarehouseBusy
 
 logger = logging.getLogger("callqa")
 HERE = Path(__file__).parent
 MARKER = ".callqa-report"
+WINDOW_FILE = ".callqa-report.json"  # the window and page size a rebuild after a purge reuses
+PAGE_SIZE = 500      # rows per page of the call list and the review queue
+CHUNK = 2000         # call pages rendered from one query per child table
+TREND_WEEKS = 12     # weeks of the trend charts, ending with the window's last
+BREACH_ROWS = 200    # breaches listed on the overview (all are on the call list)
+WHY = {"flagged": "flagged", "sampled": "QA sample", "reviewed": "reviewed", "rules": "calling rules"}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 RULE_TITLES = {"outside_hours": "outside calling hours", "attempt_cap": "over the 7-day attempt cap",
                "after_contact": "within the cool-down after a conversation"}
@@ -36,6 +47,9 @@ class ReportError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReportResult:
+    """What a report holds: ``calls`` in its window, ``pages`` written for them, ``flagged``
+    findings in the queue, ``files`` recorded (pages, audio, overview pages)."""
+
     out: Path
     calls: int
     flagged: int
@@ -43,6 +57,9 @@ class ReportResult:
     audio_missing: int
     seconds: float
     audio_changed: int = 0
+    pages: int = 0
+    files: int = 0
+    window: Window | None = None
 
 
 def slug(call_id: str) -> str:
@@ -111,24 +128,47 @@ def _prepare_out(out: Path) -> None:
         write_atomic(static / name, (HERE / "static" / name).read_bytes())
 
 
-def _register(db: str | Path, out: Path, written: list[Written], *, full: bool) -> None:
+def _save_window(out: Path, window: Window, page_size: int) -> None:
+    write_atomic(out / WINDOW_FILE, json.dumps({"since": window.since.isoformat(), "until": window.until.isoformat(),
+                                                "page_size": page_size}) + "\n")
+
+
+def _load_window(out: Path) -> tuple[Window, int]:
+    """The window and page size the report in ``out`` was built with (a folder written before
+    reports had windows: every call)."""
+    path = out / WINDOW_FILE
+    if not path.is_file():
+        return Window.everything(), PAGE_SIZE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return (Window(date.fromisoformat(meta["since"]), date.fromisoformat(meta["until"])),
+                int(meta.get("page_size") or PAGE_SIZE))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"{path} is damaged ({type(exc).__name__}); run `callqa report --out {out}` again") from exc
+
+
+def _register(db: str | Path, out: Path, written: list[Written], *, full: bool, stale: Iterable[Path] = ()) -> None:
     """Record the report folder and the files written into it, so that `callqa purge` reaches
     exactly those. After a full build (``full``), files an earlier build wrote for calls gone
-    since are deleted (only files callqa recorded writing)."""
+    since (or outside the window now) are deleted (only files callqa recorded writing); else
+    the recorded files in ``stale`` are."""
     try:
         with Warehouse(db) as wh:
             register_artifact(wh, out, "report")
             if full:
                 replace_recorded(wh, out, written)
             else:
+                stale = set(stale)
+                remove_recorded(out, stale)
+                forget_files(wh, stale)
                 record_files(wh, out, written)
     except WarehouseBusy:
         logger.warning("database busy: report folder %s not recorded for purges; run the report again later", out)
 
 
 def _overview_charts(rep: Reports) -> dict[str, Any]:
-    weeks_rows = rep.weekly_calls()
-    weeks = [r["week"] for r in weeks_rows if r["week"] is not None]
+    weeks_rows = [r for r in rep.weekly_calls() if r["week"] is not None]
+    weeks = [r["week"] for r in weeks_rows]
     labels = [_week(w) for w in weeks]
     flags = rep.weekly_flags()
     kinds = sorted({r["kind"] for r in flags})
@@ -138,9 +178,9 @@ def _overview_charts(rep: Reports) -> dict[str, Any]:
         "flags_by_week": charts.stacked_bars("Flagged findings per week by kind", labels,
                                              {k: [by.get((w, k), 0) for w in weeks] for k in kinds}),
         "abuse_by_week": charts.line_chart("Abuse received and own violations per week", labels, {
-            "abuse received": [float(r["abuse_received"] or 0) for r in weeks_rows if r["week"] is not None],
-            "threats received": [float(r["threats_received"] or 0) for r in weeks_rows if r["week"] is not None],
-            "own violations": [float(r["own_violations"] or 0) for r in weeks_rows if r["week"] is not None],
+            "abuse received": [float(r["abuse_received"] or 0) for r in weeks_rows],
+            "threats received": [float(r["threats_received"] or 0) for r in weeks_rows],
+            "own violations": [float(r["own_violations"] or 0) for r in weeks_rows],
         }),
         "stress": charts.hbars("Stress index per collector (0-100)",
                                [(r["collector_id"], float(r["stress_index"] or 0)) for r in totals], vmax=100),
@@ -148,17 +188,63 @@ def _overview_charts(rep: Reports) -> dict[str, Any]:
     }
 
 
-def _common(db: str | Path, settings: Settings) -> dict[str, Any]:
+def _common(db: str | Path, settings: Settings, rep: Reports) -> dict[str, Any]:
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return {"generated": generated, "db_name": Path(db).name, "settings": asdict(settings.compliance)}
+    window = rep.window
+    return {"generated": generated, "db_name": Path(db).name, "settings": asdict(settings.compliance),
+            "window": {"label": str(window), "since": window.since, "until": window.until, "days": window.days,
+                       "unbounded": window.unbounded, "trend": str(rep.trend_window(TREND_WEEKS))}}
 
 
-def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str, Any],
-                    pages: dict[str, str]) -> tuple[list[Written], int]:
-    """Write index.html, queue.html and calls.html. ``pages`` maps call id to its page's href
-    (relative to calls/): the queue and call list show the calls that have a page here;
-    breaches of other calls (failed ones) are listed without a link.
-    Returns (the files written, the number of flagged findings listed)."""
+def _pager(stem: str, page: int, pages: int) -> dict[str, Any]:
+    """Links between the pages ``stem``-1.html … ``stem``-N.html: previous, next, and the
+    numbers around this one (always the first and the last)."""
+    def href(k: int) -> str:
+        return f"{stem}-{k}.html"
+    shown = sorted({1, pages, *range(max(1, page - 3), min(pages, page + 3) + 1)})
+    return {"page": page, "pages": pages, "prev": href(page - 1) if page > 1 else None,
+            "next": href(page + 1) if page < pages else None,
+            "links": [(k, href(k), k == page, i > 0 and k - shown[i - 1] > 1) for i, k in enumerate(shown)]}
+
+
+def _write_paged(env: Environment, out: Path, template: str, stem: str, rows: list[dict[str, Any]],
+                 page_size: int, context: dict[str, Any]) -> list[Written]:
+    """``rows`` over pages ``stem``-1.html, -2.html, … of ``page_size`` rows each (one page
+    when there are none). Each file is recorded with the calls it lists that have no page of
+    their own (a purge of those must rewrite it too)."""
+    chunks = [rows[k:k + page_size] for k in range(0, len(rows), page_size)] or [[]]
+    written: list[Written] = []
+    for number, chunk in enumerate(chunks, start=1):
+        path = out / f"{stem}-{number}.html"
+        write_atomic(path, env.get_template(template).render(
+            rows=chunk, total=len(rows), first=(number - 1) * page_size + 1,
+            pager=_pager(stem, number, len(chunks)), **context))
+        written.append((path, "overview", None))
+        written += [(path, "overview", cid) for cid in sorted({r["call_id"] for r in chunk if not r.get("page")})]
+    return written
+
+
+def _listing(rep: Reports, pages: Iterable[str] | None = None) -> tuple[
+        dict[str, list[str]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """(why each call gets a page, breaches by call, the rows of the call list): the call list
+    holds the window's calls with a page (``pages``; default: every call that gets one) or a
+    calling-rule breach, newest first."""
+    reasons = rep.page_calls()
+    by_call = rep.call_breaches()
+    listed = rep.calls(set(reasons if pages is None else pages) | set(by_call))
+    for row in listed:
+        row["why"] = [WHY[k] for k in reasons.get(row["call_id"], [])] + (
+            [WHY["rules"]] if row["call_id"] in by_call else [])
+    return reasons, by_call, listed
+
+
+def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str, Any], pages: dict[str, str],
+                    page_size: int, listing: tuple | None = None) -> tuple[list[Written], int, dict[str, Any]]:
+    """Write index.html, queue-N.html and calls-N.html. ``pages`` maps call id to its page's
+    href (relative to calls/): the queue and the call list link to the calls that have a page
+    here; other calls of the call list (breaches only) and breaches of failed calls are listed
+    without a link. Returns (the files written, the number of flagged findings queued, the KPIs)."""
+    _, by_call, listed = listing or _listing(rep, pages)
     flagged = [row for row in rep.flagged() if row["call_id"] in pages]
     for row in flagged:
         row["page"] = pages[row["call_id"]]
@@ -166,100 +252,141 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
     breaches = rep.compliance_breaches()
     for row in breaches:
         row["page"] = pages.get(row["call_id"])
-    calls = [row for row in rep.calls() if row["call_id"] in pages]
-    for row in calls:
-        row["page"] = pages[row["call_id"]]
-    files = {
-        "index.html": env.get_template("index.html").render(
-            page="overview", root="", kpis=rep.kpis(), breaches=breaches, precision=rep.precision(),
-            missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
-            weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common),
-        "queue.html": env.get_template("queue.html").render(page="queue", root="", flagged=flagged, **common),
-        "calls.html": env.get_template("calls.html").render(
-            page="calls", root="", calls=calls, by_call=rep.call_breaches(), **common),
-    }
-    for name, text in files.items():
-        write_atomic(out / name, text)
-    scores = scorecards.write_scores_page(rep, env, out, common, pages)
-    return [(out / name, "overview", None) for name in files] + scores, len(flagged)
+    for row in listed:
+        row["page"] = pages.get(row["call_id"])
+    kpis = rep.kpis()
+    shown = breaches[:BREACH_ROWS]
+    index = out / "index.html"
+    write_atomic(index, env.get_template("index.html").render(
+        page="overview", root="", kpis=kpis, breaches=shown, breaches_total=len(breaches),
+        precision=rep.precision(), missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
+        weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common))
+    written: list[Written] = [(index, "overview", None)]
+    written += [(index, "overview", cid) for cid in sorted({b["call_id"] for b in shown if not b["page"]})]
+    written += _write_paged(env, out, "queue.html", "queue", flagged, page_size,
+                            {"page": "queue", "root": "", **common})
+    written += _write_paged(env, out, "calls.html", "calls", listed, page_size,
+                            {"page": "calls", "root": "", "by_call": by_call, **common})
+    written += scorecards.write_scores_page(rep, env, out, common, pages)
+    return written, len(flagged), kpis
 
 
-def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True) -> ReportResult:
+def _reusable(dest: Path, landed_at: datetime | None, earlier: set[Path]) -> bool:
+    """Whether the redacted recording at ``dest`` can stay: an earlier report into this folder
+    wrote it (recorded), after the call last landed (same recording, same masked spans). The
+    recording's content hash is still checked by the caller."""
+    try:
+        return (dest in earlier and landed_at is not None and dest.is_file() and not dest.is_symlink()
+                and dest.stat().st_mtime > landed_at.timestamp())
+    except OSError:
+        return False
+
+
+def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for k in range(0, len(rows), size):
+        yield rows[k:k + size]
+
+
+def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True,
+                 window: Window | None = None, page_size: int = PAGE_SIZE) -> ReportResult:
     """Write the report for ``db`` into ``out`` (read-only on the database; the files written
     are then recorded in it for purges).
 
     Args:
         settings: ``[compliance]`` gives the calling hours, caps and default timezone.
-        audio: write each recording next to its page with its masked spans toned out (never
+        audio: write each page's recording next to it with its masked spans toned out (never
             the original file); False: pages without players.
+        window: the calls reported on (default: the last 7 days in the default timezone,
+            ending today). Only its flagged, sampled and reviewed calls get a page.
+        page_size: rows per page of the call list and the review queue.
     """
     t0 = time.perf_counter()
     out = Path(out)
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
+    if page_size < 1:
+        raise ReportError("page size must be at least 1")
+    window = window or Window.last_days(7, settings.compliance.default_timezone)
     _prepare_out(out)
     out = out.resolve()
     env = environment()
-    common = _common(db, settings)
     audio_ok = audio_missing = audio_changed = 0
     written: list[Written] = []
-    with Reports(db, settings.compliance) as rep:
+    pages: dict[str, str] = {}
+    ensure_schema(db)
+    with Warehouse(db, read_only=True) as wh:
+        earlier_audio = {path for path, _, _ in recorded_files(wh, out, kinds=["audio"])}
+    with Reports(db, settings.compliance, window) as rep:
         scorecards.install(env, rep)  # call pages show the call's forms
-        calls = rep.calls()
-        by_call = rep.call_breaches()
-        for call in calls:
-            name = slug(call["call_id"])
-            call["page"] = page_href(call["call_id"])
-            rec = call_audio(rep.con, call["call_id"]) if audio else None
-            if rec:  # redacted audio, never the original file
-                copy = place_audio(rec, out / "audio", name, quote(name), settings.audio)
-            else:
-                copy = AudioCopy(None, "missing" if audio else "off", "The call has no landed recording."
-                                 if audio else "Audio was left out of this report (--no-audio).")
-            if copy.href:
-                audio_ok += 1
-                written.append((out / "audio" / (name + Path(copy.href).suffix), "audio", call["call_id"]))
-            else:
-                audio_missing += copy.status == "missing"
-                audio_changed += copy.status == "changed"
-            findings = rep.findings(call["call_id"])
-            for f in findings:
-                f["anchor"] = f["finding_id"].rsplit("#", 1)[-1]
-            marks: dict[int, list[dict[str, Any]]] = {}
-            for f in findings:
-                if f["utterance_idx"] is not None and f["severity"] != "info":
-                    marks.setdefault(f["utterance_idx"], []).append(f)
-            call["flagged"] = sum(1 for f in findings if f["severity"] != "info")
-            page = out / "calls" / f"{name}.html"
-            write_atomic(page, env.get_template("call.html").render(
-                page="call", root="../", call=call, audio=copy, findings=findings, marks=marks,
-                utterances=rep.utterances(call["call_id"]), breaches=by_call.get(call["call_id"], []),
-                **common))
-            written.append((page, "page", call["call_id"]))
-        overview, flagged = _write_overview(rep, env, out, common, {c["call_id"]: c["page"] for c in calls})
+        common = _common(db, settings, rep)
+        reasons, by_call, listed = _listing(rep)
+        for chunk in _batches([c for c in listed if c["call_id"] in reasons], CHUNK):
+            ids = [c["call_id"] for c in chunk]
+            utterances, findings_by_call = rep.utterances(ids), rep.findings(ids)
+            recordings = calls_audio(rep.con, ids) if audio else {}
+            for call in chunk:
+                call_id = call["call_id"]
+                name = slug(call_id)
+                rec = recordings.get(call_id)
+                if rec and _reusable(out / "audio" / f"{name}.wav", call["landed_at"], earlier_audio) \
+                        and check_recording(rec) == "ok":  # written by an earlier report, still current
+                    copy = AudioCopy(f"audio/{quote(name)}.wav", "ok")
+                elif rec:  # redacted audio, never the original file
+                    copy = place_audio(rec, out / "audio", name, quote(name), settings.audio)
+                else:
+                    copy = AudioCopy(None, "missing" if audio else "off", "The call has no landed recording."
+                                     if audio else "Audio was left out of this report (--no-audio).")
+                if copy.href:
+                    audio_ok += 1
+                    written.append((out / "audio" / (name + Path(copy.href).suffix), "audio", call_id))
+                else:
+                    audio_missing += copy.status == "missing"
+                    audio_changed += copy.status == "changed"
+                findings = findings_by_call.get(call_id, [])
+                marks: dict[int, list[dict[str, Any]]] = {}
+                for f in findings:
+                    f["anchor"] = f["finding_id"].rsplit("#", 1)[-1]
+                    if f["utterance_idx"] is not None and f["severity"] != "info":
+                        marks.setdefault(f["utterance_idx"], []).append(f)
+                page = out / "calls" / f"{name}.html"
+                write_atomic(page, env.get_template("call.html").render(
+                    page="call", root="../", call=call, audio=copy, findings=findings, marks=marks,
+                    utterances=utterances.get(call_id, []), breaches=by_call.get(call_id, []), **common))
+                written.append((page, "page", call_id))
+                pages[call_id] = page_href(call_id)
+        overview, flagged, kpis = _write_overview(rep, env, out, common, pages, page_size,
+                                                  (reasons, by_call, listed))
+    _save_window(out, window, page_size)
     _register(db, out, written + overview, full=True)
     seconds = time.perf_counter() - t0
-    logger.info("report: %d call(s), %d flagged finding(s) in %.2f s", len(calls), flagged, seconds)
-    return ReportResult(out, len(calls), flagged, audio_ok, audio_missing, seconds, audio_changed)
+    files = len({path for path, _, _ in written + overview})
+    logger.info("report %s: %d call(s), %d page(s), %d flagged finding(s), %d file(s) in %.2f s",
+                window, kpis["calls"], len(pages), flagged, files, seconds)
+    return ReportResult(out, kpis["calls"], flagged, audio_ok, audio_missing, seconds, audio_changed,
+                        pages=len(pages), files=files, window=window)
 
 
 def rebuild_overview(db: str | Path, out: str | Path, settings: Settings) -> list[Path]:
-    """Re-render only the overview pages (index, queue, calls) of an existing report folder
-    from the database as it is now, e.g. after a purge; call pages and audio stay as they are.
+    """Re-render only the overview pages (index, queue, call list) of an existing report
+    folder from the database as it is now, e.g. after a purge, for the window the report was
+    built with; call pages and audio stay as they are.
 
-    Calls are linked to the pages recorded in this folder; calls landed since the report was
+    Calls are linked to the pages recorded in this folder; calls flagged since the report was
     built (no page here) are left out of the queue and call list until the next `callqa report`.
-    Returns the pages written.
+    Overview pages no longer needed (the list got shorter) are deleted. Returns the pages written.
     """
     out = Path(out).resolve()
     if not (out / MARKER).is_file():
         raise ReportError(f"{out} is not a callqa report folder")
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
+    window, page_size = _load_window(out)
     ensure_schema(db)
     with Warehouse(db, read_only=True) as wh:
         pages = {cid: quote(path.name) for path, _, cid in recorded_files(wh, out, kinds=["page"])}
-    with Reports(db, settings.compliance) as rep:
-        written, _ = _write_overview(rep, environment(), out, _common(db, settings), pages)
-    _register(db, out, written, full=False)
-    return [path for path, _, _ in written]
+        before = {path for path, _, _ in recorded_files(wh, out, kinds=["overview"])}
+    with Reports(db, settings.compliance, window) as rep:
+        written, _, _ = _write_overview(rep, environment(), out, _common(db, settings, rep), pages, page_size)
+    now = {path for path, _, _ in written}
+    _register(db, out, written, full=False, stale=before - now)
+    return sorted(now)

@@ -36,9 +36,9 @@ def write_scores_page(rep: Reports, env: Environment, out: Path, common: dict[st
     """Write ``scores.html``; ``pages`` (call id → page href under calls/) limits the listed
     calls to those with a page in this report. Returns the file written (an overview page)."""
     tz = rep.settings.default_timezone
-    summary = score_summary(rep.con)
-    weekly = weekly_scores(rep.con, tz)
-    collectors = collector_scores(rep.con, tz)
+    summary = score_summary(rep.con, tz, rep.window)          # the report's window
+    weekly = weekly_scores(rep.con, tz, rep.trend_window())   # the trend's weeks
+    collectors = collector_scores(rep.con, tz, rep.window)
     weeks = sorted({r["week"] for r in weekly if r["week"] is not None})
     means = {(r["scorecard"], r["week"]): float(r["mean_score"] or 0) for r in weekly}
     lowest = lowest_scores(rep.con, list(pages), LOWEST)
