@@ -61,12 +61,35 @@ def print_summary(summary: dict) -> None:
     if summary.get("moved") or summary.get("rekeyed"):
         table.add_row("moved / renamed (not processed again)", f"{summary.get('moved', 0)} / {summary.get('rekeyed', 0)}")
     table.add_row("failed", str(summary["failed"]))
+    if "hashed" in summary:
+        table.add_row("read from the archive (new or changed)",
+                      f"{summary['hashed']} recordings, {summary['bytes_hashed'] / 1e6:.1f} MB")
     flags = ", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"
     table.add_row("flags by kind", flags)
     table.add_row("database", f"{summary['db']} ({summary['db_calls']} calls, {summary['db_minutes']} min)")
     console.print(table)
     for who, stage, reason in summary["failures"]:
         console.print(f"  [yellow]failure[/yellow] {who}: {stage}/{reason}", highlight=False)
+
+
+def _check_run_scope(archive: Path, manifest: Optional[Path], since: Optional[str], manifest_only: bool) -> None:
+    """Exit 2 for a bad --since, or --manifest-only without a manifest (or with --since)."""
+    from datetime import date
+
+    from flows.discovery import MANIFEST_NAME, parse_since
+
+    if since is not None:
+        try:
+            parse_since(since, date.today())
+        except ValueError as exc:
+            _fail(str(exc))
+    if manifest_only:
+        if since is not None:
+            _fail("--since and --manifest-only do not go together: the manifest names the files to process")
+        if manifest is None and not (archive / MANIFEST_NAME).is_file():
+            _fail(f"--manifest-only needs a manifest: give --manifest, or put {MANIFEST_NAME} in {archive}")
+        if manifest is not None and not manifest.is_file():
+            _fail(f"manifest {manifest} does not exist")
 
 
 @app.command()
@@ -76,29 +99,40 @@ def run(
     manifest: Optional[Path] = typer.Option(None, help="Manifest CSV (default: ARCHIVE/manifest.csv if present)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Calls processed in parallel."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry recordings that failed before."),
+    since: Optional[str] = typer.Option(None, help="List only folders dated on or after this (ARCHIVE/YYYY/MM/DD, "
+                                        "YYYY-MM-DD or YYYYMMDD folders): 2026-11-02, today, yesterday or Nd "
+                                        "(N days ago). Files outside dated folders are still listed."),
+    manifest_only: bool = typer.Option(False, "--manifest-only", help="Do not walk ARCHIVE: process only the "
+                                       "files the manifest names (--manifest, or ARCHIVE/manifest.csv)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Process every recording under ARCHIVE not yet landed (or changed since) and print a summary."""
-    from warehouse.store import Warehouse, WarehouseBusy
+    """Process every recording under ARCHIVE not yet landed (or changed since) and print a summary.
+
+    Only new or changed files are read: a file whose path, size and modification time are
+    unchanged since it landed (or failed) is not read again."""
+    from warehouse.store import Warehouse, WarehouseBusy, run_lock
 
     if not archive.is_dir():
         _fail(f"archive folder {archive} does not exist")
-    settings = _settings(config)  # a bad config is one line here, before the flow starts
+    _check_run_scope(archive, manifest, since, manifest_only)
+    settings = _settings(config, {"warehouse.db": str(db) if db else None})  # a bad config: one line, first
     _catalog_or_fail(settings)  # and so is a bad rule pack
     from callqa.cli_common import scorecards as _scorecards
 
     _scorecards(settings)  # so is a bad scorecard
-    target = db or Path(settings.warehouse.db)
-    if target.exists():  # not DuckDB, not a warehouse, newer, read-only, busy: said before any work
-        Warehouse(target).close()
-    from flows.nightly import run_nightly  # Prefect: imported once the input is known to be good
-    from flows.server import api_server
-
+    db_path = settings.warehouse.db
+    if Path(db_path).exists():  # not DuckDB, not a warehouse, newer, read-only, busy: said before any work
+        Warehouse(db_path).close()
     try:
-        with api_server():  # a temporary Prefect server dies with this process, even on SIGKILL
-            summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
-                                  workers=workers, config_path=str(config) if config else None,
-                                  retry_failed=retry_failed)
+        with run_lock(db_path):  # one run per database, refused before a server starts (the flow re-enters it)
+            from flows.nightly import run_nightly
+            from flows.server import api_server
+
+            with api_server():  # a temporary Prefect server dies with this process, even on SIGKILL
+                summary = run_nightly(archive, db=str(db) if db else None,
+                                      manifest=str(manifest) if manifest else None, workers=workers,
+                                      config_path=str(config) if config else None, retry_failed=retry_failed,
+                                      since=since, manifest_only=manifest_only)
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     print_summary(summary)

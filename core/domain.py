@@ -135,6 +135,7 @@ class Call:
     campaign: str | None = None
     team: str | None = None
     channel_roles: tuple[str, ...] | None = None
+    mtime_ns: int | None = None   # the file's modification time when it was hashed (None: do not trust)
 
 
 @dataclass(slots=True)

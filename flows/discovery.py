@@ -8,10 +8,11 @@ import io
 import os
 import re
 import stat
+import time
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +27,14 @@ MANIFEST_COLUMNS = ("call_id", "path", "collector_id", "account_id", "started_at
 MAX_CALL_ID = 200
 MANIFEST_ENCODINGS = "UTF-8 (with or without BOM), UTF-16 (with BOM) or GB18030"
 _ID_BAD_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}   # control characters (NUL, newline, tab, ...), line breaks
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_MONTH = re.compile(r"0[1-9]|1[0-2]")
+_DAY = re.compile(r"0[1-9]|[12]\d|3[01]")
+_DATED = re.compile(r"((?:19|20)\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")  # YYYY-MM-DD, YYYYMMDD
+_SINCE_DAYS = re.compile(r"(\d{1,5})d")
+SINCE_HELP = "a date (2026-11-02 or 20261102), 'today', 'yesterday' or Nd (N days before today)"
+RACY_NS = 2_000_000_000   # a file modified this recently may change again within its mtime's granularity
+Stored = Callable[[list[str]], Mapping[str, tuple[str, "int | None", "int | None"]]]
 _STAMP = re.compile(r"(20\d{2})[-_]?([01]\d)[-_]?([0-3]\d)[T_-]?([0-2]\d)[:_-]?([0-5]\d)[:_-]?([0-5]\d)")
 
 
@@ -91,14 +100,80 @@ def _matches(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(lower, p.lower()) for p in patterns)
 
 
-def list_recordings(archive: Path, patterns: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[Path]:
-    """Audio files under ``archive`` (recursively, symlinked folders not followed), sorted."""
-    found = []
-    for root, dirs, files in os.walk(archive, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if _matches(name, patterns) and not _matches(name, exclude):
-                found.append(Path(root) / name)
+def parse_since(text: str, today: date) -> date:
+    """The first date ``--since`` keeps: an ISO date (``2026-11-02``, ``20261102``), ``today``,
+    ``yesterday`` or ``Nd`` (N days before ``today``; ``1d`` is yesterday). Raises ValueError."""
+    value = text.strip().lower()
+    if value in ("today", "yesterday"):
+        return today - timedelta(days=value == "yesterday")
+    days = _SINCE_DAYS.fullmatch(value)
+    if days:
+        return today - timedelta(days=int(days.group(1)))
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--since {text!r} is not {SINCE_HELP}") from None
+
+
+def _folder_date(name: str, parent: tuple[int, ...], extendable: bool) -> tuple[tuple[int, ...], bool]:
+    """The date a folder stands for, as (year[, month[, day]]) and whether a child may add to it.
+
+    Dated folders are ``YYYY/MM/DD`` (each directly under the one before), ``YYYY-MM-DD`` or
+    ``YYYYMMDD``, at any depth. A folder that is none of these keeps its parent's date, and
+    nothing below it adds to that date (``2026/misc/11`` is in 2026, not in November)."""
+    if not extendable or len(parent) == 3:
+        return parent, False
+    full = _DATED.fullmatch(name)
+    if full and len(parent) == 0:
+        try:
+            return date(*map(int, full.groups())).timetuple()[:3], False
+        except ValueError:
+            return parent, False
+    part = (_YEAR, _MONTH, _DAY)[len(parent)].fullmatch(name)
+    if not part:
+        return parent, len(parent) == 0  # an undated folder: a dated tree may start below it
+    candidate = parent + (int(name),)
+    if len(candidate) == 3:
+        try:
+            date(*candidate)
+        except ValueError:
+            return parent, False
+    return candidate, len(candidate) < 3
+
+
+def list_recordings(archive: Path, patterns: tuple[str, ...], exclude: tuple[str, ...] = (),
+                    since: date | None = None) -> list[Path]:
+    """Audio files under ``archive`` (recursively, symlinked and hidden folders not followed), sorted.
+
+    With ``since``, folders dated before it (``YYYY/MM/DD``, ``YYYY-MM-DD``, ``YYYYMMDD``; see
+    ``_folder_date``) are not even listed: a year or month folder wholly before ``since`` is
+    skipped as a whole. Files outside dated folders are still listed.
+    """
+    floor = (since.year, since.month, since.day) if since else None
+    found: list[Path] = []
+    stack: list[tuple[str, tuple[int, ...], bool]] = [(str(archive), (), True)]
+    while stack:
+        folder, dated, extendable = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listing = list(entries)
+        except OSError:
+            continue  # unreadable folder: skipped, as os.walk does
+        for entry in listing:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if _matches(entry.name, patterns) and not _matches(entry.name, exclude):
+                    found.append(Path(folder) / entry.name)
+                continue
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            child, more = _folder_date(entry.name, dated, extendable)
+            if floor and child and child < floor[:len(child)]:
+                continue  # before --since: not listed
+            stack.append((os.path.join(folder, entry.name), child, more))
     return sorted(found)
 
 
@@ -211,12 +286,15 @@ def _roles(row: dict[str, str]) -> tuple[str, ...] | None:
 
 @dataclass(slots=True)
 class Discovery:
-    """What ``discover_archive`` found: calls (with content hash and metadata), failures, and the
-    ids of the calls the manifest names (its ids and metadata win over earlier ones)."""
+    """What ``discover_archive`` found: calls (with content hash and metadata), failures, the
+    ids of the calls the manifest names (its ids and metadata win over earlier ones), and how
+    many files were read to hash them (``hashed_files``, ``hashed_bytes``: the run's reads)."""
 
     calls: list[Call]
     failures: list[Failure]
     named: set[str]
+    hashed_files: int = 0
+    hashed_bytes: int = 0
 
 
 def discover(
@@ -225,9 +303,19 @@ def discover(
     *,
     manifest: str | Path | None = None,
     default_tz: str,
+    db: str | Path | None = None,
+    since: date | None = None,
+    manifest_only: bool = False,
 ) -> tuple[list[Call], list[Failure]]:
-    """``discover_archive`` as (calls, failures)."""
-    found = discover_archive(archive, settings, manifest=manifest, default_tz=default_tz)
+    """``discover_archive`` as (calls, failures); with ``db``, files unchanged since they landed
+    there are not read again (``flows.intake.stored_in``)."""
+    stored = None
+    if db is not None:
+        from flows.intake import stored_in  # the warehouse lookup: only when asked for
+
+        stored = stored_in(db)
+    found = discover_archive(archive, settings, manifest=manifest, default_tz=default_tz, stored=stored,
+                             since=since, manifest_only=manifest_only)
     return found.calls, found.failures
 
 
@@ -238,15 +326,24 @@ def discover_archive(
     manifest: str | Path | None = None,
     default_tz: str,
     prefer: Collection[str] = (),
+    stored: Stored | None = None,
+    since: date | None = None,
+    manifest_only: bool = False,
 ) -> Discovery:
     """Every recording under ``archive`` as a Call with content hash and metadata.
 
     The manifest is ``manifest`` or ``ARCHIVE/manifest.csv`` when present. Files the
     manifest does not list get metadata from their names. The same bytes under two names
     land once: the later name is reported as a duplicate; files whose path is in ``prefer``
-    (the stored paths of landed calls) come first, so a landed file keeps its call.
+    or ``stored`` (the stored paths of landed calls) come first, so a landed file keeps its call.
     Call ids (from the manifest or the file name) must pass ``call_id_problem``: a bad one is
     a ``bad_call_id`` failure and the file is not processed.
+
+    Only new or changed files are read: ``stored`` (``Warehouse.stored_files``) gives the
+    (sha256, size, mtime_ns) stored for the discovered paths, and a file whose size and
+    modification time are unchanged keeps its stored hash without being read. With ``since``,
+    folders dated before it are not listed (``list_recordings``); with ``manifest_only`` the
+    archive is not walked at all: only the files the manifest names are looked at.
     """
     root = Path(os.path.abspath(archive))  # stored paths are absolute: reports run from anywhere
     if not root.is_dir():
@@ -254,21 +351,27 @@ def discover_archive(
     manifest_path = Path(os.path.abspath(manifest)) if manifest else root / MANIFEST_NAME
     by_path: dict[str, Call] = {}
     failures: list[Failure] = []
+    if manifest_only and not (manifest or manifest_path.is_file()):
+        raise ValueError(f"--manifest-only needs a manifest: give --manifest, or put {MANIFEST_NAME} in {root}")
     if manifest or manifest_path.is_file():
         by_path, failures = read_manifest(manifest_path, root, default_tz)
-    files = list_recordings(root, settings.patterns, settings.exclude)
-    found = {_key(f) for f in files}
-    files += [Path(listed) for listed in by_path if listed not in found]
-    if prefer:
-        preferred = set(prefer)
-        files.sort(key=lambda f: str(f) not in preferred)  # stable: otherwise in name order
+    files = [] if manifest_only else list_recordings(root, settings.patterns, settings.exclude, since)
+    keys = [_key(f) for f in files] if by_path else [""] * len(files)  # real paths: only to match the manifest
+    found = set(keys)
+    extra = [listed for listed in by_path if listed not in found]
+    files += [Path(listed) for listed in extra]
+    entries = [_look(file, by_path.get(key), root) for file, key in zip(files, keys + extra)]
+    known = stored([e.text for e in entries if e.info is not None and e.text == display(e.text)]) if stored else {}
+    preferred = set(prefer) | set(known)
+    if preferred:
+        entries.sort(key=lambda e: e.text not in preferred)  # stable: otherwise in name order
     calls: list[Call] = []
     named: set[str] = set()
     seen_hash: dict[str, str] = {}
     seen_ids: set[str] = set()
-    for file in files:
-        base = by_path.get(_key(file))
-        call_id = base.call_id if base else call_id_from_path(file, root)
+    hashed_files = hashed_bytes = 0
+    for entry in entries:
+        file, base, call_id, info = entry.file, entry.base, entry.call_id, entry.info
         problem = call_id_problem(call_id)
         if problem:
             failures.append(Failure(None, display(file), None, "discover", "bad_call_id",
@@ -277,15 +380,22 @@ def discover_archive(
                                     " rename the file. Not processed"))
             continue
         try:
-            info = file.stat()  # follows links: a link loop raises here
+            if entry.error is not None:
+                raise entry.error
             if not stat.S_ISREG(info.st_mode):
                 failures.append(Failure(call_id, display(file), None, "discover", "not_a_file",
                                         "not a regular file (pipe, device or folder); skipped"))
                 continue
-            if not os.access(file, os.R_OK):
-                raise PermissionError(13, "permission denied")
-            digest = sha256_file(file)
-            size = info.st_size
+            size, mtime_ns = info.st_size, info.st_mtime_ns
+            fingerprint = known.get(entry.text)
+            if fingerprint and fingerprint[0] and fingerprint[1:] == (size, mtime_ns):
+                digest = fingerprint[0]  # unchanged since it landed (or failed): not read again
+            else:
+                if not os.access(file, os.R_OK):
+                    raise PermissionError(13, "permission denied")
+                digest = sha256_file(file)
+                hashed_files, hashed_bytes = hashed_files + 1, hashed_bytes + size
+                mtime_ns = _trusted_mtime(file, info)
         except OSError as exc:
             failures.append(Failure(call_id, display(file), None, "discover", "unreadable",
                                     f"cannot read file: {exc.strerror or exc}", deterministic=False))
@@ -305,5 +415,44 @@ def discover_archive(
                         started_at=started_at_from_name(file.name, default_tz))
         else:
             named.add(call_id)
-        calls.append(replace(base, sha256=digest, size_bytes=size))
-    return Discovery(calls, failures, named)
+        calls.append(replace(base, sha256=digest, size_bytes=size, mtime_ns=mtime_ns))
+    return Discovery(calls, failures, named, hashed_files, hashed_bytes)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A file to discover: its manifest row (``base``), call id, the path stored for it
+    (``text``), and its ``stat`` (or the error that stat raised)."""
+
+    file: Path
+    base: Call | None
+    call_id: str
+    text: str
+    info: os.stat_result | None
+    error: OSError | None
+
+
+def _look(file: Path, base: Call | None, root: Path) -> _Entry:
+    call_id = base.call_id if base else call_id_from_path(file, root)
+    if call_id_problem(call_id):
+        return _Entry(file, base, call_id, str(file), None, None)
+    try:
+        info, error = file.stat(), None  # follows links: a link loop raises here
+    except OSError as exc:
+        info, error = None, exc
+    return _Entry(file, base, call_id, base.path if base else str(file), info, error)
+
+
+def _trusted_mtime(file: Path, before: os.stat_result) -> int | None:
+    """The mtime to store with a file just hashed, or None when the file may have changed
+    without its size and mtime telling: it changed while it was read, or was modified so
+    recently that another write could fall in the same mtime tick (coarse file systems)."""
+    try:
+        after = file.stat()
+    except OSError:
+        return None
+    if (after.st_size, after.st_mtime_ns, after.st_ino) != (before.st_size, before.st_mtime_ns, before.st_ino):
+        return None
+    if time.time_ns() - before.st_mtime_ns < RACY_NS:
+        return None
+    return before.st_mtime_ns

@@ -13,18 +13,25 @@ call is compared with what the warehouse holds:
 * a call the manifest names whose landed metadata differs → its metadata is updated; when the
   manifest's channel roles differ from the landed ones the call is processed again (roles
   shape every utterance row).
+* a landed call whose file was read again (touched, or landed before fingerprints were kept)
+  and still holds its bytes → its new size and modification time are stored, so that the next
+  run does not read it again.
 
-Prefect-free; the warehouse calls are made by ``flows.nightly``.
+Only the landed rows of the discovered calls' ids and hashes are looked at (``landed_rows``),
+never every call. Prefect-free.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.domain import Call, Failure
 from core.files import same_file, sha256_file
 from flows.discovery import Discovery
+
+if TYPE_CHECKING:
+    from warehouse.store import Warehouse
 
 METADATA = ("collector_id", "account_id", "started_at", "timezone", "direction", "campaign", "team")
 
@@ -73,7 +80,7 @@ def reconcile(found: Discovery, landed: dict[str, dict[str, Any]]) -> Reconciled
 
     Args:
         found: this run's discovery.
-        landed: ``Warehouse.landed_files()``.
+        landed: ``landed_rows(found, wh)`` (``Warehouse.landed_files()`` works too: it holds them).
     """
     result = Reconciled(calls=[])
     ids_now = {c.call_id for c in found.calls}
@@ -106,3 +113,42 @@ def reconcile(found: Discovery, landed: dict[str, dict[str, Any]]) -> Reconciled
                     result.reprocess.add(call.call_id)
         result.calls.append(call)
     return result
+
+
+def landed_rows(found: Discovery, wh: "Warehouse") -> dict[str, dict[str, Any]]:
+    """The landed rows ``reconcile`` needs: calls with a discovered call's id or content hash."""
+    return wh.landed_for([c.call_id for c in found.calls], [c.sha256 for c in found.calls])
+
+
+def refreshed_fingerprints(done: Reconciled, landed: dict[str, dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """(call_id, size_bytes, mtime_ns) for landed calls whose file was read again, still holds
+    their bytes, and whose stored size or modification time is not the file's now."""
+    rows = dict(landed)
+    for old, new in done.rekeys:
+        rows[new] = landed[old]
+    moved = {call_id for call_id, _, _ in done.moves}
+    out = []
+    for call in done.calls:
+        row = rows.get(call.call_id)
+        if row is None or call.mtime_ns is None or row["sha256"] != call.sha256:
+            continue
+        if row["path"] != call.path and call.call_id not in moved:
+            continue  # the same file under another spelling: its stored path stays
+        if (row.get("size_bytes"), row.get("mtime_ns")) != (call.size_bytes, call.mtime_ns):
+            out.append((call.call_id, call.size_bytes, call.mtime_ns))
+    return out
+
+
+def apply_moves(found: Discovery, landed: dict[str, dict[str, Any]], wh: "Warehouse",
+                run_id: str) -> tuple[list[Call], set[str]]:
+    """Recordings landed before and found again: record moves, re-key calls the manifest now
+    names, refresh their metadata and fingerprints, add copies to ``found.failures``. Returns
+    the calls as ``plan`` should see them and the ids to process again (roles changed)."""
+    done = reconcile(found, landed)
+    for old, new in done.rekeys:
+        wh.rekey_call(old, new, run_id)
+    wh.record_moves(done.moves, run_id)
+    wh.update_call_metadata(done.metadata)
+    wh.record_fingerprints(refreshed_fingerprints(done, landed))
+    found.failures.extend(done.failures)
+    return done.calls, done.reprocess

@@ -132,13 +132,11 @@ def test_sigkill_at_every_step_then_rerun(harness, three_calls, tmp_path):
 def test_second_run_waits_for_none_and_says_why(harness, three_calls, tmp_path):
     db = tmp_path / "busy.duckdb"
     first = run_cli(three_calls, db)
+    lock = tmp_path / "busy.duckdb.run.lock"  # the run lock holds the pid of the run that holds it
     deadline = time.time() + 120
-    while time.time() < deadline:          # until the first run holds the database
-        if db.exists():
-            try:
-                duckdb.connect(str(db), read_only=True).close()
-            except duckdb.Error:
-                break
+    while time.time() < deadline:          # until the first run holds the database's run lock
+        if lock.exists() and lock.read_text().strip() == str(first.pid):
+            break
         time.sleep(0.2)
     assert first.poll() is None, "the first run ended before it could be raced"
     second = run_cli(three_calls, db)

@@ -1,11 +1,14 @@
 """The Warehouse: one DuckDB file, one writer, one transaction per landed batch."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,75 @@ _HELD = ("could not set lock", "conflicting lock")  # another process has it ope
 _DENIED = ("permission denied", "operation not permitted", "read-only file system")
 
 
+# -- the run lock: one writing process per database, even while it has the file closed ----------
+RUN_LOCK_SUFFIX = ".run.lock"
+_run_locks: dict[str, list[int]] = {}   # lock file (real path) -> [fd, holders in this process]
+_run_locks_guard = threading.Lock()
+
+
+def run_lock_path(db: str | Path) -> Path:
+    """``<db>.run.lock``: the file whose ``flock`` says which process writes ``db``."""
+    return Path(os.path.realpath(db) + RUN_LOCK_SUFFIX)
+
+
+def acquire_run_lock(db: str | Path) -> None:
+    """Take the database's run lock for this process (re-entrant within the process).
+
+    The lock is an exclusive ``flock`` on ``<db>.run.lock``, held until ``release_run_lock``
+    or until the process dies (the kernel drops it: a killed run never leaves it behind). The
+    file is never deleted. Every read-write ``Warehouse`` takes it, so a process writes a
+    database only while no other process may, even while it has the DuckDB file closed (the
+    nightly flow closes it between batches so that readers get in).
+
+    Raises:
+        WarehouseBusy: another process holds it.
+    """
+    path = run_lock_path(db)
+    key = str(path)
+    with _run_locks_guard:
+        if key in _run_locks:
+            _run_locks[key][1] += 1
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise WarehouseBusy(f"database {db} is in use by another process (another callqa run"
+                                f"{', pid ' + holder if holder.isdigit() else ''} holds {path})") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)  # for the message above; informative only
+        _run_locks[key] = [fd, 1]
+
+
+def release_run_lock(db: str | Path) -> None:
+    """Give back one hold of the run lock; the last one releases it."""
+    key = str(run_lock_path(db))
+    with _run_locks_guard:
+        held = _run_locks.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _run_locks[key]
+            os.close(held[0])  # closing the only descriptor drops the flock
+
+
+@contextlib.contextmanager
+def run_lock(db: str | Path) -> Iterator[None]:
+    """Hold the database's run lock for a block (see ``acquire_run_lock``)."""
+    acquire_run_lock(db)
+    try:
+        yield
+    finally:
+        release_run_lock(db)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -50,7 +122,8 @@ class Warehouse:
         existing: the file must exist and be a callqa warehouse (commands that read, delete or
             add to a warehouse: never create an empty one from a mistyped path).
     Raises:
-        WarehouseBusy: another process is writing to the same file.
+        WarehouseBusy: another process is writing to the same file (or holds its run lock), or,
+            for writing, a reader has it open.
         WarehouseReadOnly: opening for writing was refused (read-only file or file system).
         WarehouseError: the file is missing (``read_only``/``existing``), not a DuckDB
             database, not a callqa warehouse, or written by a newer callqa.
@@ -58,6 +131,7 @@ class Warehouse:
 
     def __init__(self, path: str | Path, *, read_only: bool = False, existing: bool = False):
         self.path = Path(path)
+        self._locked = False
         if read_only or existing:
             if not self.path.exists():
                 raise WarehouseError(f"database {self.path} does not exist")
@@ -66,24 +140,38 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _check_write_access(self.path)
+            acquire_run_lock(self.path)
+            self._locked = True
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise _open_error(self.path, exc) from exc
-        try:
-            if read_only or existing:
-                check_schema(self.con, empty_ok=False)
-            if not read_only:
-                migrate(self.con)
-        except WarehouseError as exc:
-            self.con.close()
-            raise WarehouseError(f"{self.path}: {exc}") from exc
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from exc
+            try:
+                if read_only or existing:
+                    check_schema(self.con, empty_ok=False)
+                if not read_only:
+                    migrate(self.con)
+            except WarehouseError as exc:
+                self.con.close()
+                raise WarehouseError(f"{self.path}: {exc}") from exc
+            except BaseException:
+                self.con.close()
+                raise
         except BaseException:
-            self.con.close()
+            self._release()
             raise
 
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            release_run_lock(self.path)
+
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self._release()
 
     def __enter__(self) -> "Warehouse":
         return self
@@ -96,6 +184,34 @@ class Warehouse:
         """call_id → (sha256, status) for every call in the database."""
         return {cid: (sha, status) for cid, sha, status in self.con.execute(
             "SELECT call_id, sha256, status FROM calls").fetchall()}
+
+    def call_statuses(self, call_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """call_id → (sha256, status) for just these calls (joined as an Arrow table)."""
+        if not call_ids:
+            return {}
+        return {cid: (sha, status) for cid, sha, status in self._joined(
+            "SELECT c.call_id, c.sha256, c.status FROM calls c JOIN wanted USING (call_id)",
+            pa.table({"call_id": pa.array(sorted(set(call_ids)), pa.string())}))}
+
+    def stored_files(self, paths: list[str]) -> dict[str, tuple[str, int | None, int | None]]:
+        """path → (sha256, size_bytes, mtime_ns) of the calls (landed or failed) stored under
+        these paths: the fingerprints that spare reading an unchanged file again. Only these
+        paths are looked up (joined as an Arrow table); a landed row wins over a failed one."""
+        if not paths:
+            return {}
+        rows = self._joined(
+            "SELECT c.path, c.sha256, c.size_bytes, c.mtime_ns FROM calls c JOIN wanted USING (path)"
+            " WHERE c.sha256 <> '' ORDER BY c.status = 'ok', c.call_id",
+            pa.table({"path": pa.array(sorted(set(paths)), pa.string())}))
+        return {path: (sha, size, mtime) for path, sha, size, mtime in rows}
+
+    def _joined(self, sql: str, wanted: pa.Table, **more: pa.Table) -> list[tuple]:
+        """Rows of ``sql``, which joins the Arrow table ``wanted`` (and ``more``) registered under
+        their names, on a cursor of its own (committed data; nothing left registered)."""
+        with self.con.cursor() as cur:
+            for name, table in {"wanted": wanted, **more}.items():
+                cur.register(name, table)
+            return cur.execute(sql).fetchall()
 
     def failed_versions(self) -> set[tuple[str, str]]:
         """(call_id, sha256) pairs that already failed deterministically: not retried."""
@@ -144,11 +260,12 @@ class Warehouse:
         now = _now()
         staged = [r if isinstance(r, StagedCall) else stage_call(r) for r in results]
         call_ids = [s.call_id for s in staged]
-        known = self.known_calls()
+        known = self.call_statuses(call_ids + [f.call_id for f in failures if f.call_id])
         new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"
                       and f.call_id not in call_ids]
         batch: dict[str, pa.Table] = {
-            name: pa.concat_tables([s.tables[name] for s in staged]).combine_chunks() if staged else None
+            name: pa.concat_tables([s.tables[name] for s in staged], promote_options="default").combine_chunks()
+            if staged else None
             for name in ("calls",) + CHILD_TABLES
         }
         failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now, calls)
@@ -180,14 +297,42 @@ class Warehouse:
         logger.info("landed %d call(s), %d failure(s)", len(results), len(failures))
 
     # -- moves and re-keys (the same recording found again) -----------------------------
+    _LANDED_COLUMNS = ("call_id, sha256, status, path, size_bytes, mtime_ns, collector_id, account_id, started_at,"
+                       " timezone, direction, campaign, team, channel_roles")
+
     def landed_files(self) -> dict[str, dict[str, Any]]:
-        """call_id → {sha256, status, path, size_bytes, manifest metadata, channel_roles} for
-        every call in the database."""
-        cur = self.con.execute(
-            "SELECT call_id, sha256, status, path, size_bytes, collector_id, account_id, started_at, timezone,"
-            " direction, campaign, team, channel_roles FROM calls")
+        """call_id → {sha256, status, path, size_bytes, mtime_ns, manifest metadata,
+        channel_roles} for every call in the database (``landed_for``: just some)."""
+        cur = self.con.execute(f"SELECT {self._LANDED_COLUMNS} FROM calls")
         names = [d[0] for d in cur.description]
         return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+
+    def landed_for(self, call_ids: list[str], hashes: list[str]) -> dict[str, dict[str, Any]]:
+        """``landed_files`` restricted to the calls with one of these ids or content hashes
+        (what ``flows.moves.reconcile`` needs for the calls a run discovered): both lists are
+        joined as Arrow tables, never every call loaded."""
+        names = [c.strip() for c in self._LANDED_COLUMNS.split(",")]
+        rows = self._joined(
+            f"SELECT {self._LANDED_COLUMNS} FROM calls WHERE call_id IN (SELECT call_id FROM wanted)"
+            " OR sha256 IN (SELECT sha256 FROM wanted_hashes)",
+            pa.table({"call_id": pa.array(sorted(set(call_ids)), pa.string())}),
+            wanted_hashes=pa.table({"sha256": pa.array(sorted(set(hashes)), pa.string())}))
+        return {r[0]: dict(zip(names, r)) for r in rows}
+
+    def record_fingerprints(self, rows: list[tuple[str, int, int]]) -> None:
+        """Store (call_id, size_bytes, mtime_ns) of landed calls whose file was read again and
+        still holds their bytes (touched, copied back, or landed before fingerprints were kept),
+        so that the next run does not read it again. One transaction."""
+        if not rows:
+            return
+        values = pa.table({"call_id": pa.array([r[0] for r in rows], pa.string()),
+                           "size_bytes": pa.array([r[1] for r in rows], pa.int64()),
+                           "mtime_ns": pa.array([r[2] for r in rows], pa.int64())})
+        self._transaction(lambda con: self._update_calls(con, values))
+
+    def record_reads(self, run_id: str, files: int, size: int) -> None:
+        """Count the recordings a run read and hashed, and their bytes, on the run."""
+        self.con.execute("UPDATE runs SET n_hashed = ?, bytes_hashed = ? WHERE run_id = ?", [files, size, run_id])
 
     def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
         self.con.execute("BEGIN TRANSACTION")
@@ -301,13 +446,18 @@ class Warehouse:
             "failed": run[3], "audio_minutes": round((run[4] or 0) / 60.0, 2),
             "flags": dict(flags), "failures": [list(f) for f in failures],
             "db_calls": totals[0], "db_minutes": round(totals[1] / 60.0, 2), "db": str(self.path),
-            **self._move_counts(run_id),
+            **self._move_counts(run_id), **self._read_counts(run_id),
         }
 
     def _move_counts(self, run_id: str) -> dict[str, int]:
         moved, rekeyed = self.con.execute(
             "SELECT coalesce(n_moved, 0), coalesce(n_rekeyed, 0) FROM runs WHERE run_id = ?", [run_id]).fetchone()
         return {"moved": moved, "rekeyed": rekeyed}
+
+    def _read_counts(self, run_id: str) -> dict[str, int]:
+        files, size = self.con.execute(
+            "SELECT coalesce(n_hashed, 0), coalesce(bytes_hashed, 0) FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return {"hashed": files, "bytes_hashed": size}
 
 
 def _open_error(path: Path, exc: duckdb.Error) -> Exception:

@@ -18,7 +18,7 @@ CALLS = pa.schema([
     ("started_at", TS), ("timezone", pa.string()), ("direction", pa.string()), ("campaign", pa.string()),
     ("team", pa.string()), ("channel_roles", pa.list_(pa.string())), ("diarization", pa.string()),
     ("asr_model", pa.string()), ("roles_confidence", pa.float64()), ("needs_review", pa.bool_()),
-    ("role_notes", pa.list_(pa.string())), ("run_id", pa.string()), ("landed_at", TS),
+    ("role_notes", pa.list_(pa.string())), ("run_id", pa.string()), ("landed_at", TS), ("mtime_ns", pa.int64()),
 ])
 UTTERANCES = pa.schema([
     ("call_id", pa.string()), ("idx", pa.int32()), ("speaker", pa.string()), ("role", pa.string()),
@@ -72,7 +72,8 @@ def calls_table(results: list[ProcessedCall], run_id: str | None, now: datetime 
     for r in results:
         c = r.call
         rows.append(dict(
-            call_id=c.call_id, sha256=c.sha256, path=storable(c.path), size_bytes=c.size_bytes, status="ok", error=None,
+            call_id=c.call_id, sha256=c.sha256, path=storable(c.path), size_bytes=c.size_bytes, mtime_ns=c.mtime_ns,
+            status="ok", error=None,
             duration_s=r.duration, channels=r.channels, source_rate=r.source_rate, codec=r.codec, **_metadata(c),
             diarization=r.diarization, asr_model=r.asr_model, roles_confidence=r.roles_confidence,
             needs_review=r.needs_review, role_notes=list(r.role_notes), run_id=run_id, landed_at=now,
@@ -90,7 +91,8 @@ def failed_calls_table(failures: list[Failure], sizes: dict[str, int], run_id: s
         call = calls.get(f.call_id or "")
         rows.append(dict(
             call_id=f.call_id, sha256=f.sha256 or "", path=storable(f.path) or "",
-            size_bytes=sizes.get(f.call_id or "", call.size_bytes if call else None), status="failed",
+            size_bytes=sizes.get(f.call_id or "", call.size_bytes if call else None),
+            mtime_ns=call.mtime_ns if call and call.sha256 == f.sha256 else None, status="failed",
             error=storable(f"{f.stage}/{f.reason}: {f.message}"), **_metadata(call), run_id=run_id, landed_at=now,
         ))
     return pa.Table.from_pylist(rows, schema=CALLS)
