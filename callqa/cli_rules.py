@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -60,6 +61,29 @@ def check(dirs: list[Path] = typer.Argument(..., metavar="DIR",
         detail = f"{len(p.rules)} rule(s)" + (f", {calls} call-level" if calls else "")
         console.print(f"  {what:9} {name:28} v{p.version:12} {detail:26} {p.source.name}", highlight=False,
                       soft_wrap=True)
+
+
+@rules_app.command("apply")
+def apply(db: Optional[Path] = typer.Option(None, "--db", help="DuckDB file (default from config: var/callqa.duckdb)."),
+          config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                                help="TOML configuration file (default: ./callqa.toml).")) -> None:
+    """Apply the configured categories (\\[analysis] rules_dirs) to every call already in the warehouse.
+
+    Calls are read back from the database (redacted text, roles, times, sentiment, metrics): nothing is
+    transcribed again. Each call's findings of those categories are replaced, one batch per transaction."""
+    from callqa.cli_common import settings as load_settings
+    from flows.categorize import apply_categories
+
+    settings = load_settings(config)
+    rules = catalog_or_fail(settings)
+    if rules is None or not rules.categories:
+        fail("no categories configured: set [analysis] rules_dirs to folders of category packs")
+    path = db or Path(settings.warehouse.db)
+    if not path.is_file():
+        fail(f"database {path} does not exist")
+    done = apply_categories(path, rules)
+    console.print(f"{len(done.categories)} categor{'y' if len(done.categories) == 1 else 'ies'} on {done.calls} call(s): "
+                  f"{done.found} finding(s) (there were {done.removed})", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -285,6 +285,47 @@ def test_a_landed_call_read_back_gives_the_same_hits(landed_db, sample_catalog):
     assert rescored == EXPECTED
 
 
+def test_rules_apply_adds_categories_to_an_existing_warehouse(tmp_path, test_data, sample_calls):
+    """Calls landed before the categories existed get them from `callqa rules apply`: read back
+    from DuckDB, nothing re-transcribed; utterances and the other findings stay as they were;
+    applying again changes nothing."""
+    results = scripted_calls(test_data / "calls", sample_calls)
+    for pc in results:
+        pc.findings = analyze_call(pc.utterances, metrics=pc.metrics, duration=pc.duration)  # no categories yet
+    db = tmp_path / "qa.duckdb"
+    with Warehouse(db) as wh:
+        wh.land(results, [], wh.start_run(str(sample_calls), {}))
+    config = tmp_path / "qa.toml"
+    config.write_text(f"[analysis]\nrules_dirs = [{json.dumps(str(test_data / 'categories'))}]\n", encoding="utf-8")
+
+    def state():
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            utterances = con.execute("SELECT * FROM utterances ORDER BY call_id, idx").fetchall()
+            others = con.execute("SELECT * FROM findings WHERE kind NOT IN (SELECT unnest(?)) ORDER BY finding_id",
+                                 [sorted(CATEGORIES)]).fetchall()
+            hits = con.execute("SELECT call_id, kind, rule_id, role, utterance_idx, finding_id FROM findings"
+                               " WHERE kind IN (SELECT unnest(?))", [sorted(CATEGORIES)]).fetchall()
+        finally:
+            con.close()
+        return utterances, others, hits
+
+    utterances, others, hits = state()
+    assert hits == []
+    for attempt in (1, 2):
+        result = runner.invoke(app, ["rules", "apply", "--db", str(db), "-c", str(config)])
+        assert result.exit_code == 0, result.output
+        assert f"on 6 call(s): {len(EXPECTED)} finding(s)" in result.output
+        now_utterances, now_others, now_hits = state()
+        assert now_utterances == utterances and now_others == others
+        assert {h[:5] for h in now_hits} == EXPECTED and len(now_hits) == len(EXPECTED)
+        assert len({h[5] for h in now_hits} | {o[0] for o in others}) == len(now_hits) + len(others)  # ids unique
+    no_categories = tmp_path / "none.toml"
+    no_categories.write_text("", encoding="utf-8")
+    refused = runner.invoke(app, ["rules", "apply", "--db", str(db), "-c", str(no_categories)])
+    assert refused.exit_code == 2 and "no categories configured" in refused.output
+
+
 # ---- bad packs ----------------------------------------------------------------------------
 
 BAD = {
