@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis import analyze_call, redact, redaction_spans
+from analysis import analyze_call, disposition, redact, redaction_spans
 from analysis.roles import apply_roles, assign_roles
 from core.domain import Call, ProcessedCall, Utterance, Word
 from core.settings import Settings
@@ -112,6 +112,7 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     timings.update(transcript.timings)
     t1 = time.perf_counter()
     findings = analyze_call(transcript.utterances, local_start(call))
+    reached = disposition(transcript.utterances, findings)
     timings["analysis"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     metrics = measure_call(transcript.utterances, audio.duration, channel_audio=transcript.channel_audio,
@@ -123,5 +124,5 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
         codec=audio.codec, utterances=transcript.utterances, findings=findings, metrics=metrics,
         diarization=transcript.diarization, asr_model=transcriber_for(settings).model_name,
         roles_confidence=roles.confidence, needs_review=roles.needs_review,
-        role_notes=roles.notes, timings=timings, raw_texts=raw,
+        role_notes=roles.notes, timings=timings, raw_texts=raw, disposition=reached,
     )

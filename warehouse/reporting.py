@@ -11,6 +11,7 @@ from typing import Any
 from core.settings import ComplianceSettings
 from warehouse import logger
 from warehouse.migrate import available
+from warehouse.outcomes import OutcomeReports
 from warehouse.store import Warehouse
 
 Row = dict[str, Any]
@@ -31,7 +32,7 @@ def ensure_schema(db: str | Path) -> list[int]:
     return applied
 
 
-class Reports:
+class Reports(OutcomeReports):
     """Read-only access to the reporting views of one database.
 
     Args:

@@ -20,9 +20,10 @@ import pyarrow.parquet as pq
 
 from core.domain import ProcessedCall
 from core.filenames import safe_name
-from warehouse.tables import calls_table, findings_table, metrics_table, utterances_tables
+from warehouse.tables import calls_table, findings_table, metrics_table, promises_table, utterances_tables
 
 META = "staged.json"
+STAGED_TABLES = ("calls", "utterances", "utterances_raw", "findings", "call_metrics", "promises")
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ def stage_call(result: ProcessedCall) -> StagedCall:
         "calls": calls_table([result], None, None),
         "utterances": utterances, "utterances_raw": raw,
         "findings": findings_table([result]), "call_metrics": metrics_table([result]),
+        "promises": promises_table([result]),
     })
 
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from callqa.report import charts
 from callqa.report.media import AudioCopy, place_audio
+from callqa.report.outcomes import outcomes_section
 from core.filenames import safe_name
 from core.files import write_atomic
 from core.settings import Settings
@@ -173,7 +174,8 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
         "index.html": env.get_template("index.html").render(
             page="overview", root="", kpis=rep.kpis(), breaches=breaches, precision=rep.precision(),
             missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
-            weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common),
+            weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep),
+            **outcomes_section(rep, pages), **common),
         "queue.html": env.get_template("queue.html").render(page="queue", root="", flagged=flagged, **common),
         "calls.html": env.get_template("calls.html").render(
             page="calls", root="", calls=calls, by_call=rep.call_breaches(), **common),
