@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -417,3 +418,44 @@ def test_voiced_calls_land_disposition_promise_and_outcomes(test_data, cfg, tmp_
     truth = json.loads((folder / "out_call_01.json").read_text(encoding="utf-8"))
     promised = [t["promise"] for t in truth["turns"] if t.get("promise")]
     assert promised == [{"amount": 3000, "due": "2026-11-13"}]
+
+
+def test_export_writes_promises_and_purge_rewrites_them(tmp_path):
+    from warehouse.export import export
+
+    db = land(tmp_path / "w.duckdb", [call_of("p", "A1", at(16, 10), PROMISES), call_of("q", "A2", at(16, 11), PROMISES)])
+    counts = export(db, tmp_path / "out")
+    assert counts["promises"] == 6
+    part = tmp_path / "out" / "parquet" / "promises" / "call_date=2026-11-16" / "data_0.parquet"
+    assert sorted(set(pq.read_table(part)["call_id"].to_pylist())) == ["p", "q"]
+    with Warehouse(db) as wh:
+        purge(wh, ["p"], "call_id=p")
+    assert set(pq.read_table(part)["call_id"].to_pylist()) == {"q"}
+
+
+def test_profile_from_the_environment_and_bad_profile_values(tmp_path):
+    env = load_settings(settings_for(tmp_path, "cn-2025").source, environ={"CALLQA_COMPLIANCE__PROFILE": "us-regf"})
+    assert (env.compliance.profile, env.compliance.calling_hours_end, env.compliance.rules) == (
+        "us-regf", "21:00", ("calling_hours", "attempts_7d", "cooldown_after_contact", "cease_contact"))
+    assert load_settings(environ={}).compliance.profile == ""  # no profile: the keys' defaults
+    with pytest.raises(ValueError, match="unknown rule"):
+        settings_for(tmp_path, None, 'rules = ["calling_hours", "curfew"]\n')
+    with pytest.raises(ValueError, match="unknown profile 'cn-2024'"):
+        settings_for(tmp_path, "cn-2024")
+    result = runner.invoke(app, ["--help"], catch_exceptions=False)
+    assert all(c in result.stdout for c in ("import-attempts", "import-payments", "breaches"))
+    result = runner.invoke(app, ["breaches", "--db", str(tmp_path / "none.duckdb"), "--since", "16/11/2026"],
+                           catch_exceptions=False)
+    assert result.exit_code == 2 and "--since '16/11/2026' is not a date" in result.stderr
+
+
+def test_without_attempts_the_rules_agree_with_the_recordings_only_checks(test_data, sample_calls, tmp_path):
+    """No attempt log, no profile: the same breaches as migration 002's compliance_breaches."""
+    from tests.helpers.reporting_data import build_db
+
+    db = build_db(tmp_path / "w.duckdb", test_data / "calls", sample_calls)
+    legacy = {"outside_hours": "calling_hours", "attempt_cap": "attempts_7d", "after_contact": "cooldown_after_contact"}
+    with Reports(db, load_settings(environ={}).compliance) as rep:
+        old = {(legacy[b["rule"]], b["call_id"]) for b in rep.compliance_breaches()}
+        new = {(b["rule"], b["call_id"]) for b in rep.collection_breaches()}
+    assert len(old) == 12 and new == old
