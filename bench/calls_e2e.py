@@ -105,7 +105,7 @@ def main() -> None:
                     promise["both"] += any(f.amount == t["promise"]["amount"] and f.due == t["promise"]["due"]
                                            for f in hits)
         calls = sorted({f"{f.kind}:{f.role}" for f in result.findings if f.severity != "info"})
-        disp = f" [{result.disposition}]" if "disposition" in truth else ""
+        disp = f" [{result.disposition}]"
         print(f"{truth['call_id']:12s} {e / max(n, 1):6.1%} {ok / max(tot, 1e-9):6.1%}  {', '.join(calls)}{disp}")
     print(f"\noverall CER {errs / max(chars, 1):.1%}, role accuracy (by reference speech time) {role_ok / max(role_total, 1e-9):.1%}")
     print(f"{'label':22s} {'P':>5s} {'R':>5s} {'F1':>5s} {'n':>3s}")
