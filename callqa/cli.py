@@ -358,10 +358,10 @@ def models_check(config: Optional[Path] = ConfigOpt) -> None:
 
 
 def _register_extensions() -> None:
-    """Commands defined in their own modules (QA workflow and reports)."""
+    """Commands defined in their own modules (QA workflow and reports; collection logs and rules)."""
     import importlib
 
-    for name in ("callqa.cli_qa", "callqa.cli_rules"):
+    for name in ("callqa.cli_qa", "callqa.cli_rules", "callqa.cli_outcomes"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

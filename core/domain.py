@@ -173,6 +173,8 @@ class ProcessedCall:
         diarization: how speakers were separated: channel, pyannote or none.
         roles_confidence: how sure the role assignment is (0..1); needs_review when unsure.
         timings: seconds spent per stage (decode, asr, diarization, analysis, ...).
+        disposition: whom the call reached (analysis.disposition: right_party, third_party,
+            wrong_number, no_answer, unknown); None when not computed.
     """
 
     call: Call
@@ -191,6 +193,7 @@ class ProcessedCall:
     timings: dict[str, float] = field(default_factory=dict)
     raw_texts: list[str] | None = None     # unredacted utterance texts, only when storing raw text
     scores: list["CallScore"] = field(default_factory=list)  # one per configured scorecard
+    disposition: str | None = None   # right_party | third_party | wrong_number | no_answer | unknown
 
 
 @dataclass(frozen=True, slots=True)

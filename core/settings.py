@@ -1,6 +1,7 @@
 """Settings: one typed, frozen object per config section, built only by ``load_settings``.
 
-Defaults live here and nowhere else: the field defaults below. Then one TOML file, then
+Defaults live here and nowhere else: the field defaults below (and, for ``[compliance]``, a
+named rule profile in core/compliance_profiles/ over them). Then one TOML file, then
 environment overrides ``CALLQA_<SECTION>__<KEY>`` (e.g. ``CALLQA_ASR__DEVICE=cuda`` or
 ``CALLQA_WAREHOUSE__DB=/data/qa.duckdb``), parsed as TOML literals when they parse
 (numbers, booleans, lists), else kept as strings. Unknown sections or keys and values of the
@@ -14,6 +15,7 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -100,17 +102,74 @@ class ArchiveSettings:
     exclude: tuple[str, ...] = ()    # e.g. ("*.tmp.wav",)
 
 
+COLLECTION_RULES = ("calling_hours", "attempts_7d", "cooldown_after_contact", "effective_calls_per_day",
+                    "unanswered_per_number_per_day", "third_party_after_failed_attempts", "cease_contact")
+PROFILES_DIR = Path(__file__).with_name("compliance_profiles")
+
+
+def compliance_profiles() -> list[str]:
+    """Names of the rule profiles shipped as data (``core/compliance_profiles/<name>.yaml``)."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def compliance_profile(name: str) -> dict[str, Any]:
+    """The ``[compliance]`` values of a rule profile (its keys other than name/description/sources).
+
+    Raises:
+        ValueError: no such profile.
+    """
+    import yaml
+
+    if name not in compliance_profiles():
+        raise ValueError(f"compliance.profile: unknown profile {name!r} (known: {', '.join(compliance_profiles())})")
+    data = yaml.safe_load((PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")) or {}
+    return {k: v for k, v in data.items() if k not in ("name", "description", "sources")} | {"profile": name}
+
+
+def _with_profile(settings: "Settings", file_data: dict[str, Any], env: Mapping[str, str]) -> "Settings":
+    """Defaults with the named rule profile's values applied: the layer under the config file
+    and the environment, so that every key set there overrides the profile's value."""
+    section = file_data.get("compliance")
+    name = env.get("CALLQA_COMPLIANCE__PROFILE", section.get("profile", "") if isinstance(section, dict) else "")
+    if not name:
+        return settings
+    if not isinstance(name, str):
+        raise ValueError(f"compliance.profile must be a string, got {name!r}")
+    return _build({"compliance": compliance_profile(name)}, base=settings, where=f"profile {name}")
+
+
 @dataclass(frozen=True, slots=True)
 class ComplianceSettings:
-    """The calling rules' parameters (cross-call checks in the warehouse)."""
+    """The calling rules' parameters (cross-call checks in the warehouse).
+
+    ``profile`` names a rule profile (cn-2025, cba-2026, us-regf: core/compliance_profiles/):
+    it sets which ``rules`` apply and their numbers; any key also set in the config file or
+    the environment overrides the profile's value. Without a profile the defaults below apply.
+    """
 
     calling_hours_start: str = "08:00"
     calling_hours_end: str = "21:00"
     default_timezone: str = "Asia/Shanghai"
     max_attempts_7d: int = 7
     cooldown_days_after_contact: int = 7
+    profile: str = ""                          # "" | cn-2025 | cba-2026 | us-regf
+    rules: tuple[str, ...] = ("calling_hours", "attempts_7d", "cooldown_after_contact", "cease_contact")
+    max_effective_calls_per_day: int = 3       # effective_calls_per_day: connected, spoken calls per debtor a day
+    max_unanswered_per_number_per_day: int = 6  # unanswered_per_number_per_day
+    third_party_after_failed_attempts: int = 3  # consecutive failed attempts before a third party may be called
+    attempt_match_s: int = 120                 # a recording and a dialer attempt of one account this close are one call
 
     def __post_init__(self) -> None:
+        if self.profile and self.profile not in compliance_profiles():
+            raise ValueError(f"compliance.profile: unknown profile {self.profile!r}"
+                             f" (known: {', '.join(compliance_profiles())})")
+        unknown = [r for r in self.rules if r not in COLLECTION_RULES]
+        if unknown:
+            raise ValueError(f"compliance.rules: unknown rule(s) {unknown} (known: {', '.join(COLLECTION_RULES)})")
+        for key in ("max_effective_calls_per_day", "max_unanswered_per_number_per_day",
+                    "third_party_after_failed_attempts", "attempt_match_s"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"compliance.{key} must be a whole number >= 0, got {getattr(self, key)!r}")
         for key in ("calling_hours_start", "calling_hours_end"):
             if not _HHMM.match(getattr(self, key)):
                 raise ValueError(f"compliance.{key} must be HH:MM, got {getattr(self, key)!r}")
@@ -269,16 +328,18 @@ def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str]
         ValueError: an unreadable file, unknown sections/keys, or a value of the wrong type.
     """
     env = os.environ if environ is None else environ
-    settings = Settings()
     candidate = path or env.get("CALLQA_CONFIG")
     if candidate is None and Path(DEFAULT_CONFIG_NAME).is_file():
         candidate = DEFAULT_CONFIG_NAME
+    file_data: dict[str, Any] = {}
     if candidate is not None:
         source = Path(candidate)
         try:
             file_data = tomllib.loads(source.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ValueError(f"cannot read config {source}: {exc}") from exc
+    settings = _with_profile(Settings(), file_data, env)  # [compliance] profile: under the file and environment
+    if candidate is not None:
         settings = dataclasses.replace(_build(file_data, base=settings, where=str(source)), source=source)
     overrides: dict[str, dict[str, Any]] = {}
     for name, raw in env.items():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis import analyze_call, redact, redaction_spans
+from analysis import analyze_call, disposition, redact, redaction_spans
 from analysis.roles import apply_roles, assign_roles
 from analysis.rules import catalog as rules_catalog
 from analysis.scorecards import ScorecardError, load_scorecards, score_call
@@ -124,6 +124,7 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     t1 = time.perf_counter()  # categories may judge silence and interruptions: metrics come first
     findings = analyze_call(transcript.utterances, local_start(call),
                             catalog=rules_catalog(settings.analysis.rules_dirs), metrics=metrics, duration=audio.duration)
+    reached = disposition(transcript.utterances, findings)
     raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
     timings["analysis"] = time.perf_counter() - t1
     result = ProcessedCall(
@@ -131,7 +132,7 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
         codec=audio.codec, utterances=transcript.utterances, findings=findings, metrics=metrics,
         diarization=transcript.diarization, asr_model=transcriber_for(settings).model_name,
         roles_confidence=roles.confidence, needs_review=roles.needs_review,
-        role_notes=roles.notes, timings=timings, raw_texts=raw,
+        role_notes=roles.notes, timings=timings, raw_texts=raw, disposition=reached,
     )
     t3 = time.perf_counter()
     result.scores = score_processed(result, settings)

@@ -30,6 +30,7 @@ EXPORTS = {
     "utterances": "SELECT u.*, {d} AS call_date FROM utterances u JOIN calls c USING (call_id)",
     "findings": "SELECT f.*, {d} AS call_date FROM findings f JOIN calls c USING (call_id)",
     "call_metrics": "SELECT m.*, {d} AS call_date FROM call_metrics m JOIN calls c USING (call_id)",
+    "promises": "SELECT p.*, {d} AS call_date FROM promises p JOIN calls c USING (call_id)",
 }
 
 

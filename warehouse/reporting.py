@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from core.settings import ComplianceSettings
 from warehouse import logger
 from warehouse.migrate import available
+from warehouse.outcomes import OutcomeReports
 from warehouse.store import Warehouse
 
 Row = dict[str, Any]
@@ -89,7 +90,7 @@ def ensure_schema(db: str | Path) -> list[int]:
     return applied
 
 
-class Reports:
+class Reports(OutcomeReports):
     """Read-only access to the reporting views of one database, for the calls of one window.
 
     Args:

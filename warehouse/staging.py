@@ -20,9 +20,11 @@ import pyarrow.parquet as pq
 
 from core.domain import ProcessedCall
 from core.filenames import safe_name
-from warehouse.tables import CALL_SCORES, calls_table, findings_table, metrics_table, scores_table, utterances_tables
+from warehouse.tables import (CALL_SCORES, calls_table, findings_table, metrics_table, promises_table, scores_table,
+                             utterances_tables)
 
 META = "staged.json"
+STAGED_TABLES = ("calls", "utterances", "utterances_raw", "findings", "call_metrics", "call_scores", "promises")
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ def stage_call(result: ProcessedCall) -> StagedCall:
         "utterances": utterances, "utterances_raw": raw,
         "findings": findings_table([result]), "call_metrics": metrics_table([result]),
         "call_scores": scores_table(result.scores),
+        "promises": promises_table([result]),
     })
 
 

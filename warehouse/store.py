@@ -19,10 +19,10 @@ import pyarrow as pa
 from core.domain import Call, Failure, ProcessedCall, storable
 from core.failpoints import failpoint
 from warehouse import logger, tables
-from warehouse.staging import StagedCall, stage_call
+from warehouse.staging import STAGED_TABLES, StagedCall, stage_call
 from warehouse.migrate import WarehouseError, check_schema, migrate
 
-CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics", "call_scores")
+CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics", "call_scores", "promises")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -263,14 +263,16 @@ class Warehouse:
         known = self.call_statuses(call_ids + [f.call_id for f in failures if f.call_id])
         new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"
                       and f.call_id not in call_ids]
-        batch: dict[str, pa.Table] = {
-            name: pa.concat_tables([s.tables[name] for s in staged], promote_options="default").combine_chunks()
-            if staged else None
-            for name in ("calls",) + CHILD_TABLES
+        batch: dict[str, pa.Table] = {  # tables staged by an older callqa may lack a table or column
+            name: pa.concat_tables([s.tables[name] for s in staged if name in s.tables],
+                                   promote_options="default").combine_chunks()
+            if any(name in s.tables for s in staged) else None
+            for name in STAGED_TABLES
         }
         failed_rows = tables.failed_calls_table(_unique_by_call(new_failed), {}, run_id, now, calls)
         batch["calls"] = pa.concat_tables(
-            ([tables.stamp_calls(batch["calls"], run_id, now)] if staged else []) + [failed_rows])
+            ([tables.stamp_calls(batch["calls"], run_id, now)] if staged else []) + [failed_rows],
+            promote_options="default")
         batch["failures"] = tables.failures_table(failures, run_id, now)
         # only calls already in the database have rows to replace (new calls: no delete scans)
         replaced = [c for c in call_ids + [f.call_id for f in _unique_by_call(new_failed)] if c in known]
@@ -392,7 +394,7 @@ class Warehouse:
             for name in tables_:
                 con.execute(f"UPDATE {name} SET call_id = ? WHERE call_id = ?", [new, old])
             con.register("renamed_findings", renamed)
-            for name in ("findings", "reviews"):
+            for name in ("findings", "reviews", "promises"):
                 con.execute(f"UPDATE {name} SET finding_id = m.new_id FROM renamed_findings m"
                             f" WHERE {name}.call_id = ? AND {name}.finding_id = m.old_id", [new])
             con.unregister("renamed_findings")
@@ -410,7 +412,12 @@ class Warehouse:
         schema = pa.schema([tables.CALLS.field(c) for c in columns])
         values = pa.Table.from_pylist([{c: getattr(call, c) for c in columns} | {"started_at": tables._utc(
             call.started_at)} for call in calls], schema=schema)
-        self._transaction(lambda con: self._update_calls(con, values))
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            self._update_calls(con, values)
+            con.execute("UPDATE promises SET account_id = c.account_id, collector_id = c.collector_id FROM calls c"
+                        " WHERE promises.call_id = c.call_id AND c.call_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [[call.call_id for call in calls]])
+        self._transaction(work)
 
     @staticmethod
     def _update_calls(con: duckdb.DuckDBPyConnection, values: pa.Table) -> None:

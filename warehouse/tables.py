@@ -1,8 +1,9 @@
 """Arrow schemas and the column-wise builders that turn processed calls into warehouse rows."""
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pyarrow as pa
 
@@ -19,6 +20,7 @@ CALLS = pa.schema([
     ("team", pa.string()), ("channel_roles", pa.list_(pa.string())), ("diarization", pa.string()),
     ("asr_model", pa.string()), ("roles_confidence", pa.float64()), ("needs_review", pa.bool_()),
     ("role_notes", pa.list_(pa.string())), ("run_id", pa.string()), ("landed_at", TS), ("mtime_ns", pa.int64()),
+    ("disposition", pa.string()),
 ])
 UTTERANCES = pa.schema([
     ("call_id", pa.string()), ("idx", pa.int32()), ("speaker", pa.string()), ("role", pa.string()),
@@ -45,6 +47,11 @@ SCORE_ITEM = pa.struct([
 CALL_SCORES = pa.schema([
     ("call_id", pa.string()), ("scorecard", pa.string()), ("version", pa.string()), ("score", pa.float64()),
     ("fatal", pa.bool_()), ("items", pa.list_(SCORE_ITEM)), ("scored_at", TS),
+])
+PROMISES = pa.schema([
+    ("call_id", pa.string()), ("finding_id", pa.string()), ("account_id", pa.string()),
+    ("collector_id", pa.string()), ("amount", pa.float64()), ("due", pa.string()), ("due_date", pa.date32()),
+    ("said_at_s", pa.float64()), ("role", pa.string()), ("evidence", pa.string()),
 ])
 FAILURES = pa.schema([
     ("run_id", pa.string()), ("call_id", pa.string()), ("path", pa.string()), ("sha256", pa.string()),
@@ -77,6 +84,7 @@ def calls_table(results: list[ProcessedCall], run_id: str | None, now: datetime 
             duration_s=r.duration, channels=r.channels, source_rate=r.source_rate, codec=r.codec, **_metadata(c),
             diarization=r.diarization, asr_model=r.asr_model, roles_confidence=r.roles_confidence,
             needs_review=r.needs_review, role_notes=list(r.role_notes), run_id=run_id, landed_at=now,
+            disposition=r.disposition,
         ))
     return pa.Table.from_pylist(rows, schema=CALLS)
 
@@ -145,6 +153,34 @@ def findings_table(results: list[ProcessedCall]) -> pa.Table:
                 rule_id=f.rule_id, score=f.score, severity=f.severity,
             ))
     return pa.Table.from_pylist(rows, schema=FINDINGS)
+
+
+def due_date(due: str | None) -> date | None:
+    """The day a promise is due: ``YYYY-MM-DD`` as it is, ``YYYY-MM`` as the month's last day."""
+    if not due:
+        return None
+    try:
+        if len(due) == 7:
+            year, month = int(due[:4]), int(due[5:7])
+            return date(year, month, calendar.monthrange(year, month)[1])
+        return date.fromisoformat(due)
+    except ValueError:
+        return None
+
+
+def promises_table(results: list[ProcessedCall]) -> pa.Table:
+    """One row per promise_to_pay finding (ids as in ``findings_table``; evidence redacted)."""
+    rows = []
+    for r in results:
+        c = r.call
+        for n, f in enumerate(r.findings):
+            if f.kind == "promise_to_pay":
+                rows.append(dict(
+                    call_id=c.call_id, finding_id=f"{c.call_id}#{n}", account_id=c.account_id,
+                    collector_id=c.collector_id, amount=f.amount, due=f.due, due_date=due_date(f.due),
+                    said_at_s=f.start, role=f.role, evidence=f.evidence,
+                ))
+    return pa.Table.from_pylist(rows, schema=PROMISES)
 
 
 def metrics_table(results: list[ProcessedCall]) -> pa.Table:

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from callqa.report import charts, scorecards
 from callqa.report.media import AudioCopy, check_recording, place_audio
+from callqa.report.outcomes import outcomes_section
 from core.filenames import safe_name
 from core.files import write_atomic
 from core.settings import Settings
@@ -260,7 +261,8 @@ def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str,
     write_atomic(index, env.get_template("index.html").render(
         page="overview", root="", kpis=kpis, breaches=shown, breaches_total=len(breaches),
         precision=rep.precision(), missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
-        weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep), **common))
+        weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep),
+        **outcomes_section(rep, pages), **common))
     written: list[Written] = [(index, "overview", None)]
     written += [(index, "overview", cid) for cid in sorted({b["call_id"] for b in shown if not b["page"]})]
     written += _write_paged(env, out, "queue.html", "queue", flagged, page_size,
