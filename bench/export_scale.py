@@ -1,7 +1,7 @@
 """What `callqa export` costs as the warehouse grows: a first (full) export, a second with nothing
-new, and a nightly increment of new calls.
+new, a nightly increment of new calls, and calls landed again.
 
-usage: .venv/bin/python bench/export_scale.py [--sizes 10000,100000] [--increment 500]
+usage: .venv/bin/python bench/export_scale.py [--sizes 10000,100000] [--increment 500] [--relanded 50]
                                               [--utterances 30] [--per-day 50000] [--transcripts]
                                               [--workdir DIR]
 
@@ -9,10 +9,11 @@ Builds a warehouse with callqa's own landing code (warehouse.store.Warehouse.lan
 calls shaped like tests/helpers/warehouse_data.py's, with ``--utterances`` utterances of
 collection phrases and a word per two characters, one finding, metrics for three roles,
 ``--per-day`` calls a day), growing it to each size in turn (a ``--workdir`` that holds an
-earlier build is grown further); at each size it exports into a new
-folder, exports again with nothing new, lands ``--increment`` calls on the next day and exports
-again. Each export runs in a fresh process, so that its peak resident memory (getrusage
-ru_maxrss) is its own; ``--transcripts`` also writes RTTM/VTT on the first export.
+earlier build is grown further). At each size it exports into a new folder, exports again with
+nothing new, lands ``--increment`` calls on the next day and exports, then lands ``--relanded``
+calls of the first day again (changed recordings: that day's partitions are rewritten) and
+exports. Each export runs in a fresh process, so that its peak resident memory is its own;
+``--transcripts`` also writes RTTM/VTT on the first export.
 
 ``measure_export(db, out)`` is the function other benchmarks (bench/scale.py) import.
 """
@@ -94,8 +95,9 @@ def measure_export(db: str | Path, out: str | Path, *, full: bool = False, trans
 
 
 # -- a synthetic warehouse -----------------------------------------------------------------
-def make_call(i: int, n_utts: int, per_day: int, day: int | None = None, prefix: str = "c") -> Any:
-    """Processed call ``i`` (on day ``i // per_day`` after EPOCH unless ``day`` is given)."""
+def make_call(i: int, n_utts: int, per_day: int, day: int | None = None, prefix: str = "c", salt: str = "") -> Any:
+    """Processed call ``i`` (on day ``i // per_day`` after EPOCH unless ``day`` is given;
+    ``salt``: the same call with another recording hash, as a changed recording)."""
     from core.domain import Call, Finding, ProcessedCall, RoleMetrics, Utterance, Word
 
     day = i // per_day if day is None else day
@@ -115,7 +117,7 @@ def make_call(i: int, n_utts: int, per_day: int, day: int | None = None, prefix:
     metrics = [RoleMetrics(r, n_utts // 2, t / 2, 0.45, 500, 270.0, 1, 0.5, None, -20.0) for r in ("collector", "customer")]
     metrics.append(RoleMetrics("all", n_utts, t, 0.9, 1000, 270.0, 2, 1.0, 10.0, -21.0))
     cid = f"{started:%Y/%m/%d}/{prefix}{i:08d}"
-    call = Call(call_id=cid, path=f"/archive/{cid}.wav", sha256=hashlib.sha256(cid.encode()).hexdigest(), size_bytes=int(t * 32000), collector_id=f"C{i % 200:03d}",
+    call = Call(call_id=cid, path=f"/archive/{cid}.wav", sha256=hashlib.sha256((cid + salt).encode()).hexdigest(), size_bytes=int(t * 32000), collector_id=f"C{i % 200:03d}",
                 account_id=f"A{i % 40000:06d}", timezone="Asia/Shanghai", started_at=started,
                 channel_roles=("collector", "customer"))
     return ProcessedCall(call=call, duration=t + 1.0, channels=2, source_rate=8000, codec="pcm_s16le",
@@ -142,6 +144,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--increment", type=int, default=500)
+    ap.add_argument("--relanded", type=int, default=50, help="then this many calls of the first day landed again")
     ap.add_argument("--utterances", type=int, default=30)
     ap.add_argument("--per-day", type=int, default=50_000)
     ap.add_argument("--transcripts", action="store_true", help="also write RTTM/VTT on the first export")
@@ -177,6 +180,9 @@ def main() -> None:
             grow(db, 0, args.increment, args.utterances, args.per_day, day=(size - 1) // args.per_day + 1,
                  prefix=f"n{size}-")
             print(_row(f"nightly increment of {args.increment} calls", size, measure_export(db, out)), flush=True)
+            grow(db, 0, args.relanded, args.utterances, args.per_day, salt=f"changed-{size}")
+            print(_row(f"{args.relanded} calls of the first day landed again (changed)", size,
+                       measure_export(db, out)), flush=True)
             shutil.rmtree(out, ignore_errors=True)
     finally:
         if not args.workdir:

@@ -16,9 +16,11 @@ exported). An export compares that with the database and writes only the differe
 
 Memory stays bounded: each table is read in one sorted, streamed query (record batches) and
 written partition by partition; DuckDB itself is capped (``DUCKDB_MEMORY``) and spills into a
-work folder inside the export folder. The database is opened read-write three times, briefly
-(start, record what was written, forget what was deleted), and read-only while reading and
-writing files, so BI readers may share it meanwhile.
+work folder inside the export folder. Reads start at the first row of the selected calls (rows
+are appended as calls land), so a night's increment does not read the archive's rows. The
+database is opened read-write only briefly (start; record what was written; forget what was
+deleted, if anything was), and read-only while reading and writing files, so BI readers may
+share it meanwhile.
 
 No SQL is ever built from the output path: paths are parameters, table names come from a fixed
 list. Every file is written under a temporary name and renamed into place, and recorded by exact
