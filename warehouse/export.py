@@ -297,7 +297,8 @@ def export(db: str | Path, out: str | Path, *, full: bool = False, transcripts: 
         stale rows), ``calls_with_transcripts`` (RTTM/VTT written now),
         ``files_written`` and ``files_removed``.
     Raises:
-        ExportError: OUT is not a folder callqa may write into.
+        ExportError: OUT is not a folder callqa may write into, or DuckDB ran out of memory or
+            disk (the export is undone).
         ExportBusy: another export is writing into OUT.
         WarehouseBusy: another process is writing to the database.
     """
