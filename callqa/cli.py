@@ -240,14 +240,19 @@ def analyze_text(
 def export(
     db: Path = typer.Option(..., help="DuckDB file."),
     out: Path = typer.Option(..., help="Output folder."),
+    full: bool = typer.Option(False, "--full", help="Rewrite the whole export, not only what changed since the "
+                              "last export into OUT."),
+    transcripts: bool = typer.Option(False, "--transcripts/--no-transcripts", help="Also write each call's RTTM and "
+                                     "WebVTT to OUT/rttm and OUT/vtt (two files per call: off by default)."),
     audio: bool = typer.Option(False, "--audio", help="Also write each call's recording with its masked "
                                "numbers toned out to OUT/audio/ (16-bit WAV; never the original file)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Export Parquet partitioned by call date, and per-call RTTM and WebVTT (redacted text).
+    """Export Parquet partitioned by call date (redacted text), incrementally: only calls landed or
+    changed since the last export into OUT are written.
 
     OUT must be new, empty, or an earlier export (it holds a .callqa-export marker)."""
-    from warehouse.export import ExportError
+    from warehouse.export import ExportBusy, ExportError
     from warehouse.export import export as do_export
     from warehouse.store import WarehouseBusy
 
@@ -257,15 +262,15 @@ def export(
     check_output_folder(out, "--out")
     check_recordable(db, "the exported files")
     try:
-        counts = do_export(db, out)
+        counts = do_export(db, out, full=full, transcripts=transcripts)
         if audio:
             from callqa.report.media import export_audio
 
             counts.update(export_audio(db, out, settings.audio))
+    except (ExportBusy, WarehouseBusy) as exc:
+        _fail(str(exc), code=3)
     except (ExportError, OSError) as exc:
         _fail(str(exc))
-    except WarehouseBusy as exc:
-        _fail(str(exc), code=3)
     console.print(json.dumps(counts))
 
 

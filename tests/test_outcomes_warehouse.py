@@ -429,11 +429,11 @@ def test_export_writes_promises_and_purge_rewrites_them(tmp_path):
     db = land(tmp_path / "w.duckdb", [call_of("p", "A1", at(16, 10), PROMISES), call_of("q", "A2", at(16, 11), PROMISES)])
     counts = export(db, tmp_path / "out")
     assert counts["promises"] == 6
-    part = tmp_path / "out" / "parquet" / "promises" / "call_date=2026-11-16" / "data_0.parquet"
-    assert sorted(set(pq.read_table(part)["call_id"].to_pylist())) == ["p", "q"]
+    day = tmp_path / "out" / "parquet" / "promises" / "call_date=2026-11-16"
+    assert sorted(set(pq.read_table(day)["call_id"].to_pylist())) == ["p", "q"]
     with Warehouse(db) as wh:
         purge(wh, ["p"], "call_id=p")
-    assert set(pq.read_table(part)["call_id"].to_pylist()) == {"q"}
+    assert set(pq.read_table(day)["call_id"].to_pylist()) == {"q"}
 
 
 def test_profile_from_the_environment_and_bad_profile_values(tmp_path):

@@ -25,7 +25,7 @@ def landed(tmp_path):
 def test_purge_everywhere_and_recorded(tmp_path):
     db = landed(tmp_path)
     out = tmp_path / "export"
-    export(db, out)
+    export(db, out, transcripts=True)
     gone, keep = safe_name("gone.1"), safe_name("keep")
     assert (out / "vtt" / f"{gone}.vtt").is_file() and (out / "parquet").is_dir()
     with Warehouse(db) as wh:

@@ -269,7 +269,7 @@ def test_two_calls_never_share_export_files_or_report_pages(repo_root, cfg, tmp_
     sources = {"a/b": recording(repo_root, 3), "a__b": recording(repo_root, 5)}
     for call_id, path in sources.items():
         land_file(db, call_id, path, started_at=None)
-    export(db, tmp_path / "out")
+    export(db, tmp_path / "out", transcripts=True)
     assert len(list((tmp_path / "out" / "vtt").glob("*.vtt"))) == 2
     assert len(list((tmp_path / "out" / "rttm").glob("*.rttm"))) == 2
     build_report(db, tmp_path / "report", cfg)

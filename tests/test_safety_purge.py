@@ -123,7 +123,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     calls[2].call.started_at = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # another call date
     land(db, calls)
     out, rep = tmp_path / "export", tmp_path / "report"
-    export(db, out)
+    export(db, out, transcripts=True)
     build_report(db, rep, cfg, window=NOVEMBER)
     foreign = [out / "keep_me_dev_call_01.txt", out / "notes" / "dev_call_01.txt",
                out / "parquet" / "utterances" / "call_date=2026-11-03" / "mine.txt", out / "parquet" / "README",
@@ -164,7 +164,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     assert result.exit_code == 0, result.output
     assert not (out / "parquet" / "calls" / "call_date=2026-11-20").exists()
     assert all(p.read_text() == "someone else's file" for p in foreign)
-    assert (out / "parquet" / "calls" / "call_date=2026-11-03" / "data_0.parquet").is_file()
+    assert list((out / "parquet" / "calls" / "call_date=2026-11-03").glob("part-*.parquet"))
 
 
 def test_export_refuses_a_folder_of_other_files(tmp_path):
@@ -181,14 +181,14 @@ def test_export_refuses_a_folder_of_other_files(tmp_path):
     assert [p.name for p in docs.iterdir()] == ["notes.txt"]
     # an earlier export is reused; a second export of fewer calls deletes only its stale files
     out = tmp_path / "out"
-    export(db, out)
+    export(db, out, transcripts=True)
     land(db, [processed("b", "h2")])
-    export(db, out)
+    export(db, out, transcripts=True)
     (out / "vtt" / "mine.vtt").write_text("mine")
     with Warehouse(db) as wh:
         for table in ("utterances", "findings", "call_metrics", "calls"):
             wh.con.execute(f"DELETE FROM {table} WHERE call_id = 'a'")
-    export(db, out)
+    export(db, out, transcripts=True)
     assert {p.name for p in (out / "vtt").iterdir()} == {f"{safe_name('b')}.vtt", "mine.vtt"}
 
 
@@ -203,7 +203,7 @@ def test_export_path_is_never_sql(tmp_path, name):
     land(db, [processed("a", "h1")])
     evil = tmp_path / "evil.csv"
     out = tmp_path / "sub" / ".." / name.replace("EVIL", str(evil))
-    counts = export(db, out)
+    counts = export(db, out, transcripts=True)
     assert counts["utterances"] == 3 and counts["calls_with_transcripts"] == 1
     written = out.resolve()
     assert written.is_relative_to(tmp_path) and not evil.exists()

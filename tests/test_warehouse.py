@@ -82,7 +82,7 @@ def test_export_parquet_rttm_vtt(tmp_path):
     with Warehouse(db) as wh:
         run = wh.start_run("/archive", {})
         wh.land([processed("day/a", "h1", text="<b>x</b>")], [], run)
-    counts_ = export(db, tmp_path / "out")
+    counts_ = export(db, tmp_path / "out", transcripts=True)
     assert counts_["utterances"] == 3 and counts_["calls_with_transcripts"] == 1
     # 23:30 UTC is the next morning in Shanghai: partitioned by the call's local date
     part = tmp_path / "out" / "parquet" / "utterances" / "call_date=2026-11-03"

@@ -21,12 +21,12 @@ from warehouse import logger
 from warehouse.artifacts import (forget_files, has_records, record_files, recorded_files, registered_artifacts,
                                  remove_recorded)
 from warehouse.export import MARKER as EXPORT_MARKER
-from warehouse.export import partition_of, rewrite_partitions
+from warehouse.export import forget_exported, partition_of, rewrite_partitions
 from warehouse.staging import find_staged, remove_staged
 from warehouse.store import Warehouse
 
 MIN_RETENTION_DAYS = 730  # collection recordings are kept at least 2 years (COMPLIANCE.md rule 10)
-KEPT_TABLES = ("purge_tombstones", "artifact_files")  # hold call ids, but are not call data
+KEPT_TABLES = ("purge_tombstones", "artifact_files", "export_calls")  # hold call ids, but are not call data
 CALL_FILES = ("rttm", "vtt", "page", "audio")        # files of one call each
 
 
@@ -110,17 +110,18 @@ def _delete_rows(wh: Warehouse, call_ids: list[str], purge_id: str, now: datetim
 
 
 def _purge_export(wh: Warehouse, folder: Path, call_ids: list[str]) -> tuple[int, int]:
-    """Delete the calls' RTTM/VTT files and rewrite the partitions that held them.
-    Returns (files removed, files rewritten)."""
+    """Delete the calls' RTTM/VTT files and rewrite the partitions that held them (each into
+    one file: its other part files go). Returns (files removed, files rewritten)."""
     found = recorded_files(wh, folder, call_ids=call_ids)
     parts: set[tuple[str, date]] = {part for p, kind, _ in found if kind == "parquet" and (part := partition_of(p))}
     own = {p for p, kind, _ in found if kind in CALL_FILES or (kind == "parquet" and not partition_of(p))}
     removed = remove_recorded(folder, own)
     forget_files(wh, own)
-    written, empty = rewrite_partitions(wh, folder, parts)
-    removed += remove_recorded(folder, empty)
-    forget_files(wh, empty + [p for p, _, _ in written])  # a rewritten file holds other calls now
+    written, superseded = rewrite_partitions(wh, folder, parts)
+    removed += remove_recorded(folder, superseded)
+    forget_files(wh, superseded + [p for p, _, _ in written])  # a rewritten file holds other calls now
     record_files(wh, folder, written)
+    forget_exported(wh, folder, call_ids)
     return removed, len({p for p, _, _ in written})
 
 
