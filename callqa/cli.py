@@ -314,7 +314,7 @@ def purge(
             if not yes:
                 console.print(f"{len(ids)} call(s) match {criteria}; add --yes to purge them")
                 return
-            result = do_purge(wh, ids, criteria)
+            result = do_purge(wh, ids, criteria, account_id=account_id)
     except ValueError as exc:
         _fail(str(exc))
     except WarehouseBusy as exc:

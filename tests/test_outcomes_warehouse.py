@@ -462,3 +462,21 @@ def test_without_attempts_the_rules_agree_with_the_recordings_only_checks(test_d
         old = {(legacy[b["rule"]], b["call_id"]) for b in rep.compliance_breaches()}
         new = {(b["rule"], b["call_id"]) for b in rep.collection_breaches()}
     assert len(old) == 12 and new == old
+
+
+def test_an_account_purge_takes_its_attempts_and_payments_too(tmp_path):
+    """An erasure by account reaches the dialer's and the payments logs (by account, not by
+    call), in the purge's transaction; other accounts keep theirs."""
+    db = land(tmp_path / "w.duckdb", [call_of("a1", "A1", at(16, 10), [HELLO, ME]),
+                                      call_of("a2", "A2", at(16, 11), [HELLO, ME])])
+    attempts = write_rows(tmp_path / "a.csv", ATTEMPT_HEADER, [attempt("A1", "13812345678", at(16, 9), True),
+                                                               attempt("A2", "13912345678", at(16, 9), False)])
+    payments = write_rows(tmp_path / "p.csv", ["account_id", "paid_at", "amount"], [["A1", "2026-11-17 10:00", "500"],
+                                                               ["A2", "2026-11-17 10:00", "300"]])
+    for command, sheet in (("import-attempts", attempts), ("import-payments", payments)):
+        assert runner.invoke(app, [command, str(sheet), "--db", str(db)], catch_exceptions=False).exit_code == 0
+    result = runner.invoke(app, ["purge", "--db", str(db), "--account-id", "A1", "--yes"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert rows(db, "SELECT DISTINCT account_id FROM attempts") == [("A2",)]
+    assert rows(db, "SELECT DISTINCT account_id FROM payments") == [("A2",)]
+    assert rows(db, "SELECT call_id FROM calls") == [("a2",)]

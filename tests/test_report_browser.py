@@ -252,3 +252,40 @@ def test_pages_link_and_share_verdicts(page, report_dir):
     assert page.js("window.callqaVerdictsCsv()").count("\r\n") == 3  # header + 2 verdicts
     page.js("localStorage.clear()")
     assert page.errors() == []
+
+
+def test_call_list_filters_by_the_search_fields(page, report_dir):
+    """The call list filters by collector, finding kind and who said it, local dates and text,
+    and keeps the filter when the reader turns pages."""
+    page.goto((report_dir / "report" / "calls-1.html").as_uri())
+    page.js("sessionStorage.clear()")
+    page.goto((report_dir / "report" / "calls-1.html").as_uri())
+    visible = "Array.from(document.querySelectorAll('#calls tbody tr[data-day]')).filter(r => !r.hidden)"
+    assert page.js(f"{visible}.length") == 5
+
+    def set_filter(name: str, value: str) -> None:
+        page.js(f"(() => {{ const f = document.getElementById('call-filter');"
+                f" f.elements['{name}'].value = {json.dumps(value)};"
+                f" f.dispatchEvent(new Event('input')); }})()")
+
+    set_filter("kind", "threat")
+    kinds = page.js(f"{visible}.map(r => r.dataset.kinds)")
+    assert kinds and all("threat" in k.split(" ") for k in kinds)
+    set_filter("role", "customer")  # threats said by the customer
+    roles = page.js(f"{visible}.map(r => r.dataset.roles)")
+    assert all("threat:customer" in r.split(" ") for r in roles)
+    assert page.js("document.getElementById('filter-count').textContent").endswith("rows on this page")
+    set_filter("role", "")
+    set_filter("kind", "")
+    set_filter("until", "2026-11-01")  # before every scripted call
+    assert page.js(f"{visible}.length") == 0
+    set_filter("until", "")
+    set_filter("collector", "C017")
+    collectors = page.js(f"{visible}.map(r => r.dataset.collector)")
+    assert collectors and set(collectors) == {"C017"}
+    page.goto((report_dir / "report" / "calls-2.html").as_uri())
+    page.pump(0.3)
+    assert page.js("document.getElementById('call-filter').elements['collector'].value") == "C017"
+    assert all(c == "C017" for c in page.js(f"{visible}.map(r => r.dataset.collector)"))
+    page.js("sessionStorage.clear()")
+    assert page.errors() == []

@@ -86,8 +86,13 @@ def select_calls(wh: Warehouse, *, call_ids: list[str] | None = None, account_id
         f"SELECT call_id FROM calls WHERE {' AND '.join(clauses)} ORDER BY call_id", params).fetchall()]
 
 
-def _delete_rows(wh: Warehouse, call_ids: list[str], purge_id: str, now: datetime, criteria: str) -> int:
-    """One transaction: tombstones, the rows of every call table, the purge record."""
+ACCOUNT_TABLES = ("attempts", "payments")  # the dialer's and the payments logs: by account, not by call
+
+
+def _delete_rows(wh: Warehouse, call_ids: list[str], purge_id: str, now: datetime, criteria: str,
+                 account_id: str | None = None) -> int:
+    """One transaction: tombstones, the rows of every call table (and, for an account, its
+    attempts and payments), the purge record."""
     rows = 0
     con = wh.con
     con.execute("BEGIN TRANSACTION")
@@ -100,6 +105,9 @@ def _delete_rows(wh: Warehouse, call_ids: list[str], purge_id: str, now: datetim
             rows += con.execute(
                 f"DELETE FROM {table} WHERE call_id IN (SELECT call_id FROM purged_ids)").fetchone()[0]
         con.unregister("purged_ids")
+        if account_id:
+            for table in ACCOUNT_TABLES:
+                rows += con.execute(f"DELETE FROM {table} WHERE account_id = ?", [account_id]).fetchone()[0]
         con.execute("INSERT INTO purges (purge_id, purged_at, criteria, n_calls, rows_deleted, files_removed, action)"
                     " VALUES (?, ?, ?, ?, ?, 0, 'purge')", [purge_id, now, criteria, len(call_ids), rows])
         con.execute("COMMIT")
@@ -144,13 +152,14 @@ def _unfinished(wh: Warehouse) -> list[str]:
         " ORDER BY call_id").fetchall()]
 
 
-def purge(wh: Warehouse, call_ids: list[str], criteria: str) -> PurgeResult:
+def purge(wh: Warehouse, call_ids: list[str], criteria: str, *, account_id: str | None = None) -> PurgeResult:
     """Delete these calls from every table (one transaction, tombstones included) and their
-    files from registered folders; record the purge. Files left by an earlier purge that
-    stopped half-way are removed too."""
+    files from registered folders; record the purge. With ``account_id`` (a purge of an
+    account), the account's dialer attempts and payments go in the same transaction. Files left
+    by an earlier purge that stopped half-way are removed too."""
     purge_id, now = uuid.uuid4().hex[:12], datetime.now(timezone.utc)
     result = PurgeResult(list(call_ids), 0, 0, purge_id)
-    result.rows_deleted = _delete_rows(wh, call_ids, purge_id, now, criteria)
+    result.rows_deleted = _delete_rows(wh, call_ids, purge_id, now, criteria, account_id)
     failpoint("purge-committed")
     gone = sorted(set(call_ids) | set(_unfinished(wh)))
     for folder, kind in registered_artifacts(wh) if gone else []:

@@ -241,6 +241,17 @@ class Reports(OutcomeReports):
             params.append(sorted(set(call_ids)))
         return self.rows(sql + " ORDER BY cf.started_at DESC NULLS LAST, call_id", params)
 
+    def flag_kinds(self, call_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """(kind, role) of every flagged finding (severity above info) of these calls, by call:
+        what the report's call list filters on."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for call_id, kind, role in self.con.execute(
+                "SELECT DISTINCT call_id, kind, coalesce(role, 'unknown') FROM findings"
+                " WHERE call_id IN (SELECT unnest(?)) AND severity <> 'info' ORDER BY 1, 2, 3",
+                [sorted(set(call_ids))]).fetchall():
+            out.setdefault(call_id, []).append((kind, role))
+        return out
+
     def utterances(self, call_ids: Iterable[str]) -> dict[str, list[Row]]:
         """These calls' utterances by call (redacted text only; utterances_raw is never read)."""
         out: dict[str, list[Row]] = {}

@@ -233,9 +233,12 @@ def _listing(rep: Reports, pages: Iterable[str] | None = None) -> tuple[
     reasons = rep.page_calls()
     by_call = rep.call_breaches()
     listed = rep.calls(set(reasons if pages is None else pages) | set(by_call))
+    kinds = rep.flag_kinds(row["call_id"] for row in listed)
     for row in listed:
         row["why"] = [WHY[k] for k in reasons.get(row["call_id"], [])] + (
             [WHY["rules"]] if row["call_id"] in by_call else [])
+        row["flag_kinds"] = sorted({k for k, _ in kinds.get(row["call_id"], [])})
+        row["flag_roles"] = [f"{k}:{r}" for k, r in kinds.get(row["call_id"], [])]
     return reasons, by_call, listed
 
 

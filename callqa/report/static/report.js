@@ -131,4 +131,47 @@
     });
   }
   paint();
+
+  /* -- call list filter (collector, finding kind and role, local dates, text) ------------ */
+  var FILTER = "callqa.callfilter.v1", form = document.getElementById("call-filter");
+  function session() {
+    try { return window.sessionStorage; } catch (e) { return null; }
+  }
+  function applyFilter() {
+    var f = {}, raw = {}, shown = 0, total = 0;
+    ["collector", "kind", "role", "since", "until", "text"].forEach(function (k) {
+      raw[k] = form.elements[k].value || "";
+      f[k] = raw[k].trim().toLowerCase();
+    });
+    document.querySelectorAll("#calls tbody tr[data-day]").forEach(function (row) {
+      var d = row.dataset, ok = true;
+      var kinds = (d.kinds || "").split(" "), roles = (d.roles || "").split(" ");
+      if (f.collector && (d.collector || "").toLowerCase().indexOf(f.collector) < 0) { ok = false; }
+      if (f.kind && !kinds.some(function (k) { return k.toLowerCase().indexOf(f.kind) >= 0; })) { ok = false; }
+      if (f.role && !roles.some(function (kr) {
+        var parts = kr.toLowerCase().split(":");
+        return parts[1] === f.role && (!f.kind || parts[0].indexOf(f.kind) >= 0);
+      })) { ok = false; }
+      if (f.since && (!d.day || d.day < f.since)) { ok = false; }
+      if (f.until && (!d.day || d.day > f.until)) { ok = false; }
+      if (f.text && row.textContent.toLowerCase().indexOf(f.text) < 0) { ok = false; }
+      row.hidden = !ok;
+      total += 1;
+      shown += ok ? 1 : 0;
+    });
+    var count = document.getElementById("filter-count");
+    if (count) { count.textContent = shown + " of " + total + " rows on this page"; }
+    var s = session();
+    if (s) { try { s.setItem(FILTER, JSON.stringify(raw)); } catch (e) { /* ignore */ } }
+  }
+  if (form) {
+    var s0 = session(), kept = {};
+    try { kept = JSON.parse((s0 && s0.getItem(FILTER)) || "{}") || {}; } catch (e) { kept = {}; }
+    Object.keys(kept).forEach(function (k) { if (form.elements[k]) { form.elements[k].value = kept[k]; } });
+    form.addEventListener("input", applyFilter);
+    form.addEventListener("change", applyFilter);
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); applyFilter(); });
+    form.addEventListener("reset", function () { setTimeout(applyFilter, 0); });
+    applyFilter();
+  }
 }());
