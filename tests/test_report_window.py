@@ -180,7 +180,7 @@ def test_call_list_and_queue_are_paged(db, tmp_path, cfg):
     seen: list[str] = []
     for k, name in enumerate(calls_pages, start=1):
         html = (out / name).read_text(encoding="utf-8")
-        rows = re.findall(r'<tr(?: class="has-flags")?><td>(?:<a href="calls/([^"]+)\.html">|<span class="nopage">)([^<]+)<',
+        rows = re.findall(r'<tr(?: class="has-flags")?[^>]*><td>(?:<a href="calls/([^"]+)\.html">|<span class="nopage">)([^<]+)<',
                           html)
         assert 1 <= len(rows) <= 4
         seen += [html_text.unescape(cid) for _, cid in rows]
