@@ -6,18 +6,20 @@ two-field summary; `annotate_jsonl` applies it to a JSONL file.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from analysis import abuse, privacy, self_harm, sentiment, steps, threat
 from analysis.normalize import normalize
 from analysis.pii import pii_matches
 from analysis.rules import Hit
 from core.domain import norm_role
+from core.failpoints import failpoint
+from core.files import atomic_write
 
 logger = logging.getLogger("analysis")
 
@@ -73,7 +75,8 @@ def annotate_row(role: str, text: str) -> tuple[list[str], str]:
 def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> int:
     """Add `labels` and `sentiment` to every row of a JSONL file; returns the row count.
 
-    Rows need `role` and `text`; other fields are kept. `out_path` None writes to stdout.
+    Rows need `role` and `text`; other fields are kept. `out_path` None writes to stdout; a
+    file is written atomically (every row or, when interrupted, its earlier content).
     Raises ValueError naming the row (1-based line number) for bad JSON or missing fields.
     """
     rows = []
@@ -85,28 +88,20 @@ def annotate_jsonl(in_path: str | Path, out_path: str | Path | None = None) -> i
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{in_path}: row {lineno}: bad JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ValueError(f"{in_path}: row {lineno}: JSON nested too deeply") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{in_path}: row {lineno}: expected a JSON object")
             missing = [k for k in ("role", "text") if not isinstance(row.get(k), str)]
             if missing:
                 raise ValueError(f"{in_path}: row {lineno}: missing or non-string {', '.join(missing)}")
             rows.append(row)
-    out: IO[str]
-    close = False
-    if out_path is None:
-        out = sys.stdout
-    else:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        out = open(out_path, "w", encoding="utf-8")
-        close = True
-    try:
+    with contextlib.nullcontext(sys.stdout) if out_path is None else atomic_write(out_path) as out:
         for row in rows:
             labels, sent = annotate_row(row["role"], row["text"])
             row["labels"] = labels
             row["sentiment"] = sent
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    finally:
-        if close:
-            out.close()
+            failpoint("annotate-row")
     logger.info("annotated %d rows", len(rows))
     return len(rows)

@@ -50,7 +50,6 @@ def main() -> None:
         if "turns" not in truth:
             continue
         audio = truth_path.parent / truth["audio"][args.audio]
-        roles = tuple(truth["channels"][k] for k in sorted(truth["channels"])) if args.audio == "stereo" else None
         result = process_recording(Call(call_id=truth["call_id"], path=str(audio), channel_roles=None), cfg)
         utts = result.utterances
         e, n = cer("".join(t["text"] for t in truth["turns"]), "".join(u.text for u in utts))

@@ -12,11 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.settings import Settings, load_settings
+from callqa.cli_common import (CallqaGroup, check_output_file, check_output_folder, check_recordable, run_app,
+                               settings as _settings)
+from callqa.cli_common import fail as _fail
+from core.settings import Settings
 
 app = typer.Typer(
     help="Speech analytics for recorded debt-collection calls: transcribe, detect, measure, land in DuckDB.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=CallqaGroup,
 )
 models_app = typer.Typer(help="Install and check speech models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -24,6 +27,7 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (default: ./callqa.toml).")
+MAX_AGE_DAYS = 365_000  # a purge age beyond 1,000 years is a typo (and would overflow dates)
 
 
 class Format(str, Enum):
@@ -37,18 +41,13 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+def _refuse_overwriting(output: Optional[Path], *inputs: Path) -> None:
+    """Exit 2 when an output path is one of the inputs (after links and ``..``)."""
+    from core.files import same_file
 
-
-def _settings(path: Optional[Path], overrides: dict | None = None) -> Settings:
-    """Settings from the config file and environment, or a one-line error (exit 2)."""
-    try:
-        return load_settings(path).with_overrides(overrides or {})
-    except ValueError as exc:
-        _fail(str(exc))
-        raise  # unreachable
+    for source in inputs:
+        if output is not None and same_file(output, source):
+            _fail(f"output {output} is the input file {source}; choose another output path")
 
 
 def print_summary(summary: dict) -> None:
@@ -58,6 +57,8 @@ def print_summary(summary: dict) -> None:
     table.add_row("landed this run", f"{summary['landed']} ({summary['audio_minutes']} audio min)")
     table.add_row("skipped (already landed)", str(summary["skipped"]))
     table.add_row("skipped (purged)", str(summary.get("skipped_purged", 0)))
+    if summary.get("moved") or summary.get("rekeyed"):
+        table.add_row("moved / renamed (not processed again)", f"{summary.get('moved', 0)} / {summary.get('rekeyed', 0)}")
     table.add_row("failed", str(summary["failed"]))
     flags = ", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"
     table.add_row("flags by kind", flags)
@@ -77,14 +78,22 @@ def run(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Process every recording under ARCHIVE not yet landed (or changed since) and print a summary."""
-    from flows.nightly import run_nightly
-    from warehouse.store import WarehouseBusy
+    from warehouse.store import Warehouse, WarehouseBusy
 
     if not archive.is_dir():
         _fail(f"archive folder {archive} does not exist")
+    settings = _settings(config)  # a bad config is one line here, before the flow starts
+    target = db or Path(settings.warehouse.db)
+    if target.exists():  # not DuckDB, not a warehouse, newer, read-only, busy: said before any work
+        Warehouse(target).close()
+    from flows.nightly import run_nightly  # Prefect: imported once the input is known to be good
+    from flows.server import api_server
+
     try:
-        summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
-                              workers=workers, config_path=str(config) if config else None, retry_failed=retry_failed)
+        with api_server():  # a temporary Prefect server dies with this process, even on SIGKILL
+            summary = run_nightly(archive, db=str(db) if db else None, manifest=str(manifest) if manifest else None,
+                                  workers=workers, config_path=str(config) if config else None,
+                                  retry_failed=retry_failed)
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     print_summary(summary)
@@ -127,10 +136,14 @@ def diarize(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Who spoke when, with roles: the same transcription, diarization and role code as the flow."""
+    from core.files import write_text_atomic
     from core.formats import to_rttm
     from flows.recording import decode_call, transcribe_audio
     from speech.audio import AudioError
 
+    _refuse_overwriting(rttm, audio)
+    if rttm:
+        check_output_file(rttm, "--rttm", folder_must_exist=True)
     settings = _settings(config, {"diarization.num_speakers": speakers,
                                   "diarization.max_speakers": 3 if allow_third else 0})
     try:
@@ -140,7 +153,10 @@ def diarize(
     transcript, outcome = transcribe_audio(decoded, settings)
     out = to_rttm(transcript.utterances, audio.stem)
     if rttm:
-        rttm.write_text(out, encoding="utf-8")
+        try:
+            write_text_atomic(rttm, out)
+        except OSError as exc:
+            _fail(f"cannot write {rttm}: {exc.strerror or exc}")
         roles = ", ".join(sorted({f"{u.speaker}={u.role}" for u in transcript.utterances}))
         err.print(f"{transcript.diarization}: {len(transcript.utterances)} turns ({roles}), "
                   f"role confidence {outcome.confidence}{', needs review' if outcome.needs_review else ''}"
@@ -157,6 +173,7 @@ def analyze_text(
     """Add `labels` and `sentiment` to each row: how QA leads try rule changes."""
     from analysis import annotate_jsonl
 
+    _refuse_overwriting(output, input)
     try:
         n = annotate_jsonl(input, output)
     except (OSError, ValueError) as exc:
@@ -180,14 +197,17 @@ def export(
     from warehouse.export import export as do_export
     from warehouse.store import WarehouseBusy
 
+    settings = _settings(config)
     if not db.is_file():
         _fail(f"database {db} does not exist")
+    check_output_folder(out, "--out")
+    check_recordable(db, "the exported files")
     try:
         counts = do_export(db, out)
         if audio:
             from callqa.report.media import export_audio
 
-            counts.update(export_audio(db, out, _settings(config).audio))
+            counts.update(export_audio(db, out, settings.audio))
     except (ExportError, OSError) as exc:
         _fail(str(exc))
     except WarehouseBusy as exc:
@@ -221,10 +241,12 @@ def purge(
         _fail("--lift takes --call-id or --account-id, not an age")
     if older_than_days == 0:
         older_than_days = settings.warehouse.retention_days
+    if older_than_days is not None and older_than_days > MAX_AGE_DAYS:
+        _fail(f"--older-than-days {older_than_days} is more than {MAX_AGE_DAYS} days: nothing can be that old")
     criteria = ", ".join(f"{k}={v}" for k, v in (("call_id", ",".join(call_id or []) or None),
                                                ("account_id", account_id), ("older_than_days", older_than_days)) if v)
     try:
-        with Warehouse(db) as wh:
+        with Warehouse(db, read_only=not (yes or lift), existing=True) as wh:
             if lift:
                 n = do_lift(wh, call_ids=call_id, account_id=account_id)
                 console.print(f"lifted the purge of {n} call(s): later runs may land them again")
@@ -299,7 +321,7 @@ _register_extensions()
 
 
 def main() -> None:
-    app()
+    run_app(app)
 
 
 if __name__ == "__main__":

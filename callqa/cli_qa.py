@@ -9,12 +9,15 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from core.settings import Settings, load_settings
+from callqa.cli_common import check_output_file, check_output_folder, check_recordable, fail as _fail
+from callqa.cli_common import settings as _settings
+from core.settings import Settings
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class VerdictChoice(str, Enum):
@@ -24,23 +27,15 @@ class VerdictChoice(str, Enum):
     clean = "clean"
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+def _db(db: Optional[Path], settings: Settings) -> Path:
+    """The warehouse named by --db or the config: it must exist and be a callqa warehouse this
+    callqa knows (never created from a mistyped path); busy with a writer is exit 3."""
+    from warehouse.store import Warehouse
 
-
-def _settings(path: Optional[Path]) -> Settings:
-    try:
-        return load_settings(path)
-    except ValueError as exc:
-        _fail(str(exc))
-        raise  # unreachable
-
-
-def _db(db: Optional[Path], settings: Settings, must_exist: bool = True) -> Path:
     path = db or Path(settings.warehouse.db)
-    if must_exist and not path.is_file():
+    if not path.exists():
         _fail(f"database {path} does not exist (run `callqa run ARCHIVE --db {path}` first)")
+    Warehouse(path, read_only=True).close()  # errors: one line from the command group
     return path
 
 
@@ -73,6 +68,8 @@ def report(
 
     settings = _settings(config)
     path = _db(db, settings)
+    check_output_folder(out, "--out")
+    check_recordable(path, "the report's files")
     try:
         result = build_report(path, out, settings, audio=audio)
     except (ReportError, ValueError) as exc:
@@ -105,8 +102,14 @@ def sample(
     """
     from warehouse.review import sample as draw, write_sample_csv
 
+    from core.files import same_file
+
     settings = _settings(config)
     path = _db(db, settings)
+    if csv and same_file(csv, path):
+        _fail(f"--csv {csv} is the database; choose another file")
+    if csv:
+        check_output_file(csv, "--csv")
     try:
         rows = draw(path, n, by=by.split(","), seed=seed, unflagged_share=unflagged_share,
                     include_reviewed=include_reviewed)
@@ -121,7 +124,10 @@ def sample(
                       r["collector_id"] or "", at)
     console.print(table)
     if csv:
-        write_sample_csv(rows, csv)
+        try:
+            write_sample_csv(rows, csv)
+        except OSError as exc:
+            _fail(f"cannot write {csv}: {exc.strerror or exc}")
         console.print(f"written to {csv}", highlight=False)
 
 
@@ -157,10 +163,12 @@ def review(
                 _fail(f"{import_csv} does not exist")
             result = do_import(path, import_csv, who)
             for line in result.errors:
-                err.print(f"  [yellow]{line}[/yellow]", highlight=False)
+                err.print(f"  [yellow]{escape(line)}[/yellow]", highlight=False)
             if result.errors:
                 _fail(f"{len(result.errors)} bad row(s); nothing imported", code=1)
-            console.print(f"imported {result.added} verdict(s) ({result.duplicates} already there)", highlight=False)
+            console.print(f"imported {result.added} verdict(s) ({result.duplicates} already there"
+                          + (f", {result.superseded} superseded by a later row of the file" if result.superseded
+                             else "") + ")", highlight=False)
             return
         if not call_id or not verdict:
             _fail("give CALL_ID and --verdict (and --finding for confirmed/rejected), or --import FILE")

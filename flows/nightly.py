@@ -14,7 +14,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from core.domain import Call, Failure
 from core.failpoints import failpoint
 from core.settings import FlowSettings, Settings, load_settings
-from flows.discovery import discover
+from flows.discovery import Discovery, discover_archive
+from flows.moves import reconcile
 from flows.progress import RunProgress
 from flows.recording import process_recording
 from speech.audio import AudioError
@@ -67,6 +68,20 @@ def staging_dir(settings: Settings) -> Path:
     workers run on other machines)."""
     configured = settings.flow.staging_dir
     return Path(configured) if configured else Path(settings.warehouse.db).resolve().parent / "staging"
+
+
+def apply_moves(found: Discovery, landed: dict[str, dict[str, Any]], wh: Warehouse,
+                run_id: str) -> tuple[list[Call], set[str]]:
+    """Recordings landed before and found again (``flows.moves``): record moves, re-key calls
+    the manifest now names, refresh their metadata, add copies to ``found.failures``. Returns
+    the calls as ``plan`` should see them and the ids to process again (roles changed)."""
+    done = reconcile(found, landed)
+    for old, new in done.rekeys:
+        wh.rekey_call(old, new, run_id)
+    wh.record_moves(done.moves, run_id)
+    wh.update_call_metadata(done.metadata)
+    found.failures.extend(done.failures)
+    return done.calls, done.reprocess
 
 
 def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
@@ -126,12 +141,19 @@ def nightly(
         if crashed:
             log.warning("%d earlier run(s) had stopped without finishing; their landed calls are kept", crashed)
         run_id = wh.start_run(str(archive), {k: v for k, v in settings.as_dict().items() if k in ("asr", "flow")})
-        calls, failures = discover(archive, settings.archive, manifest=manifest,
-                                   default_tz=settings.compliance.default_timezone)
+        landed_files = wh.landed_files()
+        found = discover_archive(archive, settings.archive, manifest=manifest,
+                                 default_tz=settings.compliance.default_timezone,
+                                 prefer={row["path"] for row in landed_files.values()})
+        calls, reprocess = apply_moves(found, landed_files, wh, run_id)  # moved / renamed / re-named
+        failures = found.failures
         seen_failures = wh.known_manifest_failures()
         failures = [f for f in failures if (f.reason, f.message) not in seen_failures]  # reported once
         landable, failures, purged = skip_purged(calls, failures, wh)
         todo, skipped = plan(landable, wh, retry_failed)
+        planned = {c.call_id for c in todo}
+        forced = [c for c in landable if c.call_id in reprocess and c.call_id not in planned]
+        todo, skipped = todo + forced, skipped - len(forced)
         staging = staging_dir(settings)
         register_artifact(wh, staging, "staging")
         left_over = find_staged(staging)

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pyarrow.parquet as pq
 import pytest
 
+from core.filenames import safe_name
 from tests.helpers.warehouse_data import processed
 from warehouse.export import export
 from warehouse.purge import purge, select_calls
@@ -25,7 +26,8 @@ def test_purge_everywhere_and_recorded(tmp_path):
     db = landed(tmp_path)
     out = tmp_path / "export"
     export(db, out)
-    assert (out / "vtt" / "gone.1.vtt").is_file() and (out / "parquet").is_dir()
+    gone, keep = safe_name("gone.1"), safe_name("keep")
+    assert (out / "vtt" / f"{gone}.vtt").is_file() and (out / "parquet").is_dir()
     with Warehouse(db) as wh:
         ids = select_calls(wh, account_id="A-ERASE")
         assert ids == ["gone.1"]
@@ -37,8 +39,8 @@ def test_purge_everywhere_and_recorded(tmp_path):
     assert set(left.values()) == {0}
     assert result.rows_deleted == 1 + 3 + 1 + 1
     assert record[:3] == ("account_id=A-ERASE", 1, 6) and record[3] == result.files_removed > 0
-    assert not (out / "vtt" / "gone.1.vtt").exists() and not (out / "rttm" / "gone.1.rttm").exists()
-    assert (out / "vtt" / "keep.vtt").is_file() and kept == 3
+    assert not (out / "vtt" / f"{gone}.vtt").exists() and not (out / "rttm" / f"{gone}.rttm").exists()
+    assert (out / "vtt" / f"{keep}.vtt").is_file() and kept == 3
     # the partition that mixed it with other calls is rewritten without it
     part = pq.read_table(out / "parquet" / "utterances" / "call_date=2026-11-03")
     assert set(part["call_id"].to_pylist()) == {"keep"} and result.files_rewritten == 4

@@ -157,7 +157,9 @@ def page(report_dir):
 
 
 def test_click_finding_seeks_audio(page, report_dir, tmp_path):
-    call_page = report_dir / "report" / "calls" / "dev_call_05.html"
+    from callqa.report import slug
+
+    call_page = report_dir / "report" / "calls" / f"{slug('dev_call_05')}.html"
     page.goto(call_page.as_uri())
     assert page.js("document.getElementById('player').readyState") >= 0
     row = page.js("(() => { const r = [...document.querySelectorAll('#findings tr.finding')]"

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callqa.cli import app
+from callqa.report import slug
 from tests.helpers.reporting_data import HOSTILE, build_db, processed, scripted_calls
 from core.settings import ComplianceSettings
 from warehouse.reporting import Reports
@@ -187,21 +188,22 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, test_data, sample
     assert "18 call(s)" in result.output and "11 recording(s) missing" in result.output
     assert "1 recording(s) changed" in result.output  # raw/one: another hash than its file's
     pages = {p.name for p in (out / "calls").glob("*.html")}
-    assert "dev_call_05.html" in pages and "syn__b3 <hostile>.html" in pages and len(pages) == 18
+    call05, hostile = slug("dev_call_05"), slug("syn/b3 <hostile>")
+    assert f"{call05}.html" in pages and f"{hostile}.html" in pages and len(pages) == 18
     everything = "\n".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
     assert "RAWSECRET" not in everything and "13700138000" not in everything
     assert HOSTILE not in everything and "<script>alert" not in everything
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in (out / "calls" / "syn__b3 <hostile>.html").read_text()
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in (out / "calls" / f"{hostile}.html").read_text()
     assert set(re.findall(r"<script[^>]*>", everything)) == {'<script src="static/report.js" defer>',
                                                               '<script src="../static/report.js" defer>'}
     assert "http://" not in everything and "https://" not in everything  # nothing from the network
-    page = (out / "calls" / "dev_call_05.html").read_text(encoding="utf-8")
-    assert 'src="../audio/dev_call_05.wav"' in page and 'data-seek="13.485"' in page
+    page = (out / "calls" / f"{call05}.html").read_text(encoding="utf-8")
+    assert f'src="../audio/{call05}.wav"' in page and 'data-seek="13.485"' in page
     # redacted audio (the [电话] utterance toned out), never a copy of the recording
-    assert (out / "audio" / "dev_call_05.wav").read_bytes() != (sample_calls / "dev_call_05.stereo.wav").read_bytes()
-    assert "has changed since it was processed" in (out / "calls" / "raw__one.html").read_text(encoding="utf-8")
-    assert not (out / "audio" / "raw__one.wav").exists()
-    assert "Recording not available" in (out / "calls" / "syn__b1-0.html").read_text(encoding="utf-8")
+    assert (out / "audio" / f"{call05}.wav").read_bytes() != (sample_calls / "dev_call_05.stereo.wav").read_bytes()
+    assert "has changed since it was processed" in (out / "calls" / f"{slug('raw/one')}.html").read_text(encoding="utf-8")
+    assert not (out / "audio" / f"{slug('raw/one')}.wav").exists()
+    assert "Recording not available" in (out / "calls" / f"{slug('syn/b1-0')}.html").read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<svg") >= 3 and "outside calling hours" in index and "dev_call_02" in index
     queue = (out / "queue.html").read_text(encoding="utf-8")
@@ -210,7 +212,7 @@ def test_report_pages_escape_and_copy_audio(db, tmp_path, cfg, test_data, sample
     with Warehouse(db) as wh:
         wh.con.execute("DELETE FROM calls WHERE call_id = 'dev_call_05'")
     assert runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--no-audio"]).exit_code == 0
-    assert not (out / "calls" / "dev_call_05.html").exists() and list((out / "audio").glob("*")) == []
+    assert not (out / "calls" / f"{call05}.html").exists() and list((out / "audio").glob("*")) == []
     other = tmp_path / "docs"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

@@ -7,7 +7,7 @@ import pytest
 
 from flows.discovery import discover
 from flows.recording import process_recording
-from callqa.report import build_report
+from callqa.report import build_report, slug
 from warehouse.reporting import Reports
 from warehouse.store import Warehouse
 
@@ -37,6 +37,6 @@ def test_report_on_processed_calls(sample_calls, tmp_path, cfg, transcriber):
 
     result = build_report(db, tmp_path / "report", cfg)
     assert (result.calls, result.audio_ok, result.audio_missing) == (2, 2, 0)
-    page = (tmp_path / "report" / "calls" / "dev_call_05.html").read_text(encoding="utf-8")
+    page = (tmp_path / "report" / "calls" / f"{slug('dev_call_05')}.html").read_text(encoding="utf-8")
     threat = next(f for f in flagged if f["call_id"] == "dev_call_05" and f["kind"] == "threat")
-    assert f'data-seek="{threat["start_s"]:.3f}"' in page and 'src="../audio/dev_call_05.wav"' in page
+    assert f'data-seek="{threat["start_s"]:.3f}"' in page and f'src="../audio/{slug("dev_call_05")}.wav"' in page

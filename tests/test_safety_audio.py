@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from callqa.cli import app
 from core.domain import Call, Utterance, Word
+from core.filenames import safe_name
 from core.files import sha256_file
 from speech.redact_audio import MAX_EXTEND_S, PAD_S, TONE_HZ, TONE_LEVEL, redact_audio, redaction_windows, tone_out
 from tests.helpers.audio import decode_at
@@ -169,7 +170,7 @@ def test_report_names_a_same_size_changed_recording(tmp_path, repo_root, cfg):
         wh.land([processed(call, [("collector", 0.5, 5.0, "您好", [])], 28.7)], [], wh.start_run("x", {}))
     out = tmp_path / "report"
     first = build_report(db, out, cfg)
-    assert (first.audio_ok, first.audio_changed) == (1, 0) and (out / "audio" / "same-size.wav").is_file()
+    assert (first.audio_ok, first.audio_changed) == (1, 0) and (out / "audio" / f"{safe_name('same-size')}.wav").is_file()
 
     size = wav.stat().st_size
     with wav.open("r+b") as fh:  # another recording under the same name, same size
@@ -180,14 +181,14 @@ def test_report_names_a_same_size_changed_recording(tmp_path, repo_root, cfg):
     assert wav.stat().st_size == size
     second = build_report(db, out, cfg)
     assert (second.audio_ok, second.audio_changed, second.audio_missing) == (0, 1, 0)
-    page = (out / "calls" / "same-size.html").read_text(encoding="utf-8")
+    page = (out / "calls" / f"{safe_name('same-size')}.html").read_text(encoding="utf-8")
     assert 'id="audio-missing"' in page and "has changed since it was processed" in page and "<audio" not in page
-    assert not (out / "audio" / "same-size.wav").exists()  # the earlier render is gone too
+    assert not (out / "audio" / f"{safe_name('same-size')}.wav").exists()  # the earlier render is gone too
 
     wav.unlink()
     third = build_report(db, out, cfg)
     assert (third.audio_missing, third.audio_changed) == (1, 0)
-    assert "no longer at its archive path" in (out / "calls" / "same-size.html").read_text(encoding="utf-8")
+    assert "no longer at its archive path" in (out / "calls" / f"{safe_name('same-size')}.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -211,9 +212,9 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
 
     report = build_report(db, tmp_path / "report", cfg)
     assert (report.audio_ok, report.audio_changed, report.audio_missing) == (1, 0, 0)
-    page = (tmp_path / "report" / "calls" / "dev_call_05.html").read_text(encoding="utf-8")
+    page = (tmp_path / "report" / "calls" / f"{safe_name('dev_call_05')}.html").read_text(encoding="utf-8")
     assert 'src="../audio/dev_call_05.wav"' in page
-    played = tmp_path / "report" / "audio" / "dev_call_05.wav"
+    played = tmp_path / "report" / "audio" / f"{safe_name('dev_call_05')}.wav"
     assert played.read_bytes() != src.read_bytes()
     assert all(p.read_bytes() != src.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file())
     out, rate = read_wav(played)
@@ -242,13 +243,13 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     assert exported.exit_code == 0, exported.output
     counts = json.loads(exported.output)
     assert (counts["audio_ok"], counts["audio_changed"], counts["audio_missing"]) == (1, 0, 0)
-    assert (tmp_path / "exp" / "audio" / "dev_call_05.wav").read_bytes() == played.read_bytes()
+    assert (tmp_path / "exp" / "audio" / f"{safe_name('dev_call_05')}.wav").read_bytes() == played.read_bytes()
     assert all(p.read_bytes() != src.read_bytes() for p in (tmp_path / "exp").rglob("*") if p.is_file())
 
     # a purge reaches the exported audio like the other per-call files
     purged = CliRunner().invoke(app, ["purge", "--db", str(db), "--call-id", "dev_call_05", "--yes"])
     assert purged.exit_code == 0, purged.output
-    assert not (tmp_path / "exp" / "audio" / "dev_call_05.wav").exists()
+    assert not (tmp_path / "exp" / "audio" / f"{safe_name('dev_call_05')}.wav").exists()
 
 
 def test_undecodable_recording_is_named_not_copied(tmp_path, repo_root, cfg):

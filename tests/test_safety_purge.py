@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from callqa.cli import app
-from core.files import sha256_file
 from core.domain import Call, Failure
+from core.filenames import safe_name
+from core.files import sha256_file
 from flows.nightly import plan, skip_purged
 from tests.helpers.warehouse_data import processed
 from warehouse.artifacts import recorded_files
@@ -151,7 +152,7 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
         assert set(pq.read_table(path)["call_id"].to_pylist()) == {"dev_call_02"}
     for path in overview:
         assert "dev_call_01" not in path.read_text(encoding="utf-8")
-    assert "dev_call_02.html" in (rep / "calls.html").read_text(encoding="utf-8")
+    assert f"{safe_name('dev_call_02')}.html" in (rep / "calls.html").read_text(encoding="utf-8")
     with Warehouse(db) as wh:
         assert wh.con.execute("SELECT files_removed FROM purges").fetchone()[0] == 4 + 3
         assert not recorded_files(wh, out, call_ids=["dev_call_01"])
@@ -186,7 +187,7 @@ def test_export_refuses_a_folder_of_other_files(tmp_path):
         for table in ("utterances", "findings", "call_metrics", "calls"):
             wh.con.execute(f"DELETE FROM {table} WHERE call_id = 'a'")
     export(db, out)
-    assert {p.name for p in (out / "vtt").iterdir()} == {"b.vtt", "mine.vtt"}
+    assert {p.name for p in (out / "vtt").iterdir()} == {f"{safe_name('b')}.vtt", "mine.vtt"}
 
 
 # -- 3. no SQL from the export path --------------------------------------------------------

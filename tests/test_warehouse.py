@@ -5,6 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.domain import Failure
+from core.filenames import safe_name
 from warehouse.export import export
 from warehouse.migrate import available
 from warehouse.store import Warehouse, WarehouseBusy
@@ -86,7 +87,8 @@ def test_export_parquet_rttm_vtt(tmp_path):
     # 23:30 UTC is the next morning in Shanghai: partitioned by the call's local date
     part = tmp_path / "out" / "parquet" / "utterances" / "call_date=2026-11-03"
     assert pq.read_table(part).num_rows == 3
-    vtt = (tmp_path / "out" / "vtt" / "day__a.vtt").read_text()
+    name = safe_name("day/a")
+    vtt = (tmp_path / "out" / "vtt" / f"{name}.vtt").read_text()
     assert vtt.startswith("WEBVTT") and "&lt;b&gt;x&lt;/b&gt;0" in vtt and "<v collector>" in vtt
-    rttm = (tmp_path / "out" / "rttm" / "day__a.rttm").read_text().splitlines()
-    assert rttm[1] == "SPEAKER day__a 1 2.000 1.500 <NA> <NA> customer <NA> <NA>"
+    rttm = (tmp_path / "out" / "rttm" / f"{name}.rttm").read_text().splitlines()
+    assert name.startswith("day__a-") and rttm[1] == f"SPEAKER {name} 1 2.000 1.500 <NA> <NA> customer <NA> <NA>"

@@ -3,9 +3,7 @@ and every file callqa wrote into them, by exact path, so that a purge reaches th
 touches anything else."""
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,22 +24,6 @@ def register_artifact(wh: Warehouse, path: str | Path, kind: str) -> None:
 def registered_artifacts(wh: Warehouse) -> list[tuple[Path, str]]:
     """(folder, kind) of every registered folder."""
     return [(Path(p), k) for p, k in wh.con.execute("SELECT path, kind FROM artifacts").fetchall()]
-
-
-def write_atomic(path: Path, data: str | bytes | Callable[[Path], object]) -> None:
-    """Write a file under a temporary name beside it, then rename it into place. ``data`` is
-    text, bytes, or a function that writes the file at the path it is given."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        elif isinstance(data, bytes):
-            tmp.write_bytes(data)
-        else:
-            data(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _rows(folder: str, written: Iterable[Written]) -> pa.Table:

@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 from core.domain import Utterance
 from core.formats import to_rttm, to_vtt
 from core.filenames import safe_name
-from warehouse.artifacts import Written, register_artifact, replace_recorded, write_atomic
+from core.files import write_atomic
+from warehouse.artifacts import Written, register_artifact, replace_recorded
 from warehouse.store import Warehouse
 
 MARKER = ".callqa-export"

@@ -1,16 +1,20 @@
 """QA review workflow: reproducible stratified samples and verdicts stored in ``reviews``."""
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
+import pyarrow as pa
 
+from core.csvsafe import restore_cell, write_csv
 from warehouse import logger
 from warehouse.store import Warehouse
 
@@ -19,6 +23,7 @@ CALL_VERDICTS = ("missed", "clean")
 VERDICTS = FINDING_VERDICTS + CALL_VERDICTS
 STRATA = ("kind", "collector", "team", "campaign", "severity", "role")
 _STRATUM_COLUMN = {"collector": "collector_id"}
+CLOCK_SKEW = timedelta(minutes=5)  # a reviewed_at up to this far ahead of our clock is accepted
 SAMPLE_COLUMNS = ("group", "stratum", "call_id", "finding_id", "kind", "severity", "role", "collector_id",
                   "team", "campaign", "started_at", "start_s", "verdict", "note", "reviewer")
 
@@ -45,10 +50,24 @@ class ImportResult:
     added: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
+    superseded: int = 0  # rows followed by a later row about the same finding/call in the same file
 
 
-def _check(con: duckdb.DuckDBPyConnection, v: Verdict) -> Verdict:
-    """Validate a verdict against the database; fills in the finding's kind."""
+def _lookups(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """finding id → (call id, kind) for the findings named, and the landed calls among those named."""
+    fids = sorted({v.finding_id for v in verdicts if v.finding_id})
+    cids = sorted({v.call_id for v in verdicts if v.call_id})
+    findings = {fid: (cid, kind) for fid, cid, kind in con.execute(
+        "SELECT finding_id, call_id, kind FROM findings WHERE finding_id IN (SELECT unnest(?::VARCHAR[]))",
+        [fids]).fetchall()}
+    landed = {r[0] for r in con.execute(
+        "SELECT call_id FROM calls WHERE status = 'ok' AND call_id IN (SELECT unnest(?::VARCHAR[]))",
+        [cids]).fetchall()}
+    return findings, landed
+
+
+def _check(v: Verdict, findings: dict[str, tuple[str, str]], landed: set[str]) -> Verdict:
+    """Validate a verdict against the database (``_lookups``); fills in the finding's kind."""
     if v.verdict not in VERDICTS:
         raise ReviewError(f"verdict must be one of {', '.join(VERDICTS)}, got {v.verdict!r}")
     if not v.reviewer.strip():
@@ -56,7 +75,7 @@ def _check(con: duckdb.DuckDBPyConnection, v: Verdict) -> Verdict:
     if v.verdict in FINDING_VERDICTS:
         if not v.finding_id:
             raise ReviewError(f"verdict {v.verdict!r} needs a finding id (<call_id>#<n>)")
-        row = con.execute("SELECT call_id, kind FROM findings WHERE finding_id = ?", [v.finding_id]).fetchone()
+        row = findings.get(v.finding_id)
         if row is None:
             raise ReviewError(f"finding {v.finding_id!r} does not exist")
         if v.call_id and row[0] != v.call_id:
@@ -64,64 +83,138 @@ def _check(con: duckdb.DuckDBPyConnection, v: Verdict) -> Verdict:
         return Verdict(row[0], v.verdict, v.reviewer.strip(), v.finding_id, row[1], v.note or None, v.reviewed_at)
     if v.finding_id:
         raise ReviewError(f"verdict {v.verdict!r} is about a whole call: leave the finding id empty")
-    if not con.execute("SELECT 1 FROM calls WHERE call_id = ? AND status = 'ok'", [v.call_id]).fetchone():
+    if v.call_id not in landed:
         raise ReviewError(f"call {v.call_id!r} is not in the warehouse")
     kind = v.kind if v.verdict == "missed" else None
     return Verdict(v.call_id, v.verdict, v.reviewer.strip(), None, kind or None, v.note or None, v.reviewed_at)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict], source: str) -> tuple[int, int]:
-    """Insert checked verdicts, skipping repeats: the same verdict at the same time, or (for rows
-    without a time) a verdict equal to the latest one already stored for that finding/call."""
-    added = dupes = 0
-    now = datetime.now(timezone.utc)
+def _check_all(con: duckdb.DuckDBPyConnection,
+               rows: list[tuple[int, Verdict]]) -> tuple[list[tuple[int, Verdict]], list[tuple[int, str]]]:
+    """Check numbered verdicts with two queries in all. Returns (checked, (number, error) each)."""
+    findings, landed = _lookups(con, [v for _, v in rows])
+    checked, errors = [], []
+    for line, v in rows:
+        try:
+            checked.append((line, _check(v, findings, landed)))
+        except ReviewError as exc:
+            errors.append((line, str(exc)))
+    return checked, errors
+
+
+def _key(v: Verdict) -> tuple[str | None, str, str | None]:
+    return v.finding_id, v.call_id, v.kind
+
+
+def _insert(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict], source: str, now: datetime) -> tuple[int, int]:
+    """Insert checked verdicts in one Arrow insert, skipping repeats: the same verdict at the
+    same time, or (for rows without a time) a verdict equal to the latest one already stored
+    for that finding/call. Returns (added, repeats skipped)."""
+    stored = con.execute(
+        "SELECT finding_id, call_id, kind, verdict, reviewer, reviewed_at, note FROM reviews"
+        " WHERE call_id IN (SELECT unnest(?::VARCHAR[]))", [sorted({v.call_id for v in verdicts})]).fetchall()
+    exact = {(f, c, k, verdict, who, at) for f, c, k, verdict, who, at, _ in stored}
+    latest: dict[tuple, tuple] = {}
+    for f, c, k, verdict, who, at, note in stored:
+        if (f, c, k) not in latest or at > latest[(f, c, k)][0]:
+            latest[(f, c, k)] = (at, verdict, who, note)
+    new = []
     for v in verdicts:
-        at = v.reviewed_at or now
-        same = ("finding_id IS NOT DISTINCT FROM ? AND call_id = ? AND kind IS NOT DISTINCT FROM ?",
-                [v.finding_id, v.call_id, v.kind])
         if v.reviewed_at is not None:
-            exists = con.execute(
-                f"SELECT 1 FROM reviews WHERE {same[0]} AND verdict = ? AND reviewer = ? AND reviewed_at = ?",
-                same[1] + [v.verdict, v.reviewer, at]).fetchone()
+            repeat = (*_key(v), v.verdict, v.reviewer, v.reviewed_at) in exact
         else:
-            latest = con.execute(
-                f"SELECT verdict, reviewer, note FROM reviews WHERE {same[0]} ORDER BY reviewed_at DESC LIMIT 1",
-                same[1]).fetchone()
-            exists = latest == (v.verdict, v.reviewer, v.note)
-        if exists:
-            dupes += 1
-            continue
-        con.execute(
-            "INSERT INTO reviews (review_id, finding_id, call_id, kind, verdict, note, reviewer, reviewed_at, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [uuid.uuid4().hex, v.finding_id, v.call_id, v.kind, v.verdict, v.note, v.reviewer, at, source])
-        added += 1
-    return added, dupes
+            repeat = latest.get(_key(v), (None,))[1:] == (v.verdict, v.reviewer, v.note)
+        if not repeat:
+            new.append(v)
+    if new:
+        table = pa.table({
+            "review_id": pa.array([uuid.uuid4().hex for _ in new], pa.string()),
+            "finding_id": pa.array([v.finding_id for v in new], pa.string()),
+            "call_id": pa.array([v.call_id for v in new], pa.string()),
+            "kind": pa.array([v.kind for v in new], pa.string()),
+            "verdict": pa.array([v.verdict for v in new], pa.string()),
+            "note": pa.array([v.note for v in new], pa.string()),
+            "reviewer": pa.array([v.reviewer for v in new], pa.string()),
+            "reviewed_at": pa.array([v.reviewed_at or now for v in new], pa.timestamp("us", tz="UTC")),
+            "source": pa.array([source] * len(new), pa.string()),
+        })
+        con.register("new_reviews", table)
+        try:
+            con.execute("INSERT INTO reviews BY NAME SELECT * FROM new_reviews")
+        finally:
+            con.unregister("new_reviews")
+    return len(new), len(verdicts) - len(new)
 
 
 def record(db: str | Path, verdict: Verdict) -> Verdict:
     """Store one verdict (``callqa review``). Returns it as stored (kind filled in)."""
-    with Warehouse(db) as wh:
-        checked = _check(wh.con, verdict)
-        _insert(wh.con, [checked], "cli")
-    logger.info("review recorded: %s %s by %s", checked.finding_id or checked.call_id, checked.verdict,
-                checked.reviewer)
-    return checked
+    with Warehouse(db, existing=True) as wh:
+        checked, errors = _check_all(wh.con, [(0, verdict)])
+        if errors:
+            raise ReviewError(errors[0][1])
+        checked_verdict = checked[0][1]
+        _insert(wh.con, [checked_verdict], "cli", datetime.now(timezone.utc))
+    logger.info("review recorded: %s %s by %s", checked_verdict.finding_id or checked_verdict.call_id,
+                checked_verdict.verdict, checked_verdict.reviewer)
+    return checked_verdict
 
 
 def _free_text(raw: str | None) -> str | None:
-    """A note/reviewer cell; undoes the report page's quote before a leading = + - @."""
-    text = (raw or "").strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        text = text[1:]
-    return text or None
+    """A note/reviewer cell (its formula quote already removed by ``restore_cell``)."""
+    return (raw or "").strip() or None
 
 
-def _parse_time(raw: str) -> datetime | None:
+def _parse_time(raw: str, now: datetime) -> datetime | None:
+    """A ``reviewed_at`` cell (ISO 8601; UTC when it has no offset); None when empty.
+
+    Raises:
+        ValueError: not a time, or later than now (beyond a few minutes of clock skew).
+    """
     if not raw.strip():
         return None
     value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value > now + CLOCK_SKEW:
+        raise ReviewError(f"reviewed_at {raw.strip()} is in the future")
+    return value
+
+
+def read_text(path: str | Path) -> str:
+    """A CSV file's text: UTF-8 or UTF-16 when it starts with their byte-order mark, else
+    UTF-8, else GB18030 (which reads GBK and GB2312 too: what spreadsheets on Chinese Windows
+    save).
+
+    Raises:
+        ReviewError: none of these decodes it.
+    """
+    data = Path(path).read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        encodings = ("utf-8-sig",)
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ("utf-16",)
+    else:
+        encodings = ("utf-8", "gb18030")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ReviewError(f"{path}: not text in UTF-8, UTF-16 or GB18030 (GBK); save the CSV as UTF-8")
+
+
+def _read_rows(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of every row of a review CSV after its header."""
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    try:
+        missing = {"call_id", "finding_id", "verdict"} - set(reader.fieldnames or [])
+        if missing:
+            raise ReviewError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        why = (f"a field is longer than {limit // 1024} KB ({limit} characters)" if "field limit" in str(exc)
+               else str(exc))
+        raise ReviewError(f"{path}: line {reader.line_num + 1}: {why}") from None  # the line being read
 
 
 def import_csv(db: str | Path, path: str | Path, default_reviewer: str) -> ImportResult:
@@ -129,39 +222,44 @@ def import_csv(db: str | Path, path: str | Path, default_reviewer: str) -> Impor
 
     Columns: ``call_id, finding_id, verdict`` and optionally ``note, reviewer, reviewed_at, kind``.
     Rows without a verdict are skipped. All rows are checked first; any error imports nothing.
+    Several rows about one finding (or one call) in one file: the last one counts, the earlier
+    ones are not stored (``superseded``). A ``reviewed_at`` in the future is an error. The
+    file may be UTF-8, UTF-16 or GB18030/GBK (``read_text``).
     """
     result = ImportResult()
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"call_id", "finding_id", "verdict"} - set(reader.fieldnames or [])
-        if missing:
-            raise ReviewError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = list(reader)
-    with Warehouse(db) as wh:
-        checked: list[Verdict] = []
-        for line, row in enumerate(rows, start=2):
-            verdict = (row.get("verdict") or "").strip().lower()
-            if not verdict:
-                continue
-            try:
-                checked.append(_check(wh.con, Verdict(
-                    call_id=(row.get("call_id") or "").strip(), verdict=verdict,
-                    reviewer=_free_text(row.get("reviewer")) or default_reviewer,
-                    finding_id=(row.get("finding_id") or "").strip() or None,
-                    kind=(row.get("kind") or "").strip() or None, note=_free_text(row.get("note")),
-                    reviewed_at=_parse_time(row.get("reviewed_at") or ""))))
-            except (ReviewError, ValueError) as exc:
-                result.errors.append(f"line {line}: {exc}")
+    now = datetime.now(timezone.utc)
+    parsed: list[tuple[int, Verdict]] = []
+    errors: list[tuple[int, str]] = []
+    for line, row in _read_rows(path):
+        row = {k: restore_cell(v) for k, v in row.items()}  # undo formula quotes
+        verdict = (row.get("verdict") or "").strip().lower()
+        if not verdict:
+            continue
+        try:
+            parsed.append((line, Verdict(
+                call_id=(row.get("call_id") or "").strip(), verdict=verdict,
+                reviewer=_free_text(row.get("reviewer")) or default_reviewer,
+                finding_id=(row.get("finding_id") or "").strip() or None,
+                kind=(row.get("kind") or "").strip() or None, note=_free_text(row.get("note")),
+                reviewed_at=_parse_time(row.get("reviewed_at") or "", now))))
+        except ValueError as exc:
+            errors.append((line, str(exc)))
+    with Warehouse(db, existing=True) as wh:
+        checked, bad = _check_all(wh.con, parsed)
+        result.errors = [f"line {line}: {message}" for line, message in sorted(errors + bad)]
         if result.errors:
             return result
+        last = {(v.finding_id, v.finding_id or v.call_id): v for _, v in checked}  # file order: the last row wins
+        result.superseded = len(checked) - len(last)
         wh.con.execute("BEGIN TRANSACTION")
         try:
-            result.added, result.duplicates = _insert(wh.con, checked, "import")
+            result.added, result.duplicates = _insert(wh.con, list(last.values()), "import", now)
             wh.con.execute("COMMIT")
         except Exception:
             wh.con.execute("ROLLBACK")
             raise
-    logger.info("imported %d verdict(s) from %s (%d repeated)", result.added, path, result.duplicates)
+    logger.info("imported %d verdict(s) from %s (%d repeated, %d superseded)", result.added, path,
+                result.duplicates, result.superseded)
     return result
 
 
@@ -248,10 +346,13 @@ def sample(db: str | Path, n: int, by: Iterable[str] = ("kind",), seed: int = 0,
 
 
 def write_sample_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write a sample in the format ``callqa review --import`` reads back (verdict column empty)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(SAMPLE_COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    """Write a sample in the format ``callqa review --import`` reads back (verdict column empty),
+    atomically (a device or pipe such as ``/dev/stdout`` is written to directly), with
+    spreadsheet formulas neutralised (``core.csvsafe``). Raises OSError naming the path (a full
+    disk, a folder given as the file)."""
+    try:
+        write_csv(path, SAMPLE_COLUMNS, rows)
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise

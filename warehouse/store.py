@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,17 +13,27 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from core.domain import Call, Failure, ProcessedCall
+from core.domain import Call, Failure, ProcessedCall, storable
 from core.failpoints import failpoint
 from warehouse import logger, tables
 from warehouse.staging import StagedCall, stage_call
-from warehouse.migrate import migrate
+from warehouse.migrate import WarehouseError, check_schema, migrate
 
 CHILD_TABLES = ("utterances", "utterances_raw", "findings", "call_metrics")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class WarehouseBusy(Exception):
     """Another process holds the database for writing."""
+
+
+class WarehouseReadOnly(WarehouseError):
+    """The database (its file, or the folder its write-ahead log goes into) cannot be written."""
+
+
+_NOT_DUCKDB = "not a valid DuckDB database file"
+_HELD = ("could not set lock", "conflicting lock")  # another process has it open for writing
+_DENIED = ("permission denied", "operation not permitted", "read-only file system")
 
 
 def _now() -> datetime:
@@ -32,26 +44,43 @@ class Warehouse:
     """A migrated DuckDB database opened by this process.
 
     Args:
-        path: the database file (its folder is created).
+        path: the database file (its folder is created unless ``existing``).
         read_only: open for reading only (reports, exports); several readers may share it.
+            The file must exist and be a callqa warehouse.
+        existing: the file must exist and be a callqa warehouse (commands that read, delete or
+            add to a warehouse: never create an empty one from a mistyped path).
     Raises:
         WarehouseBusy: another process is writing to the same file.
+        WarehouseReadOnly: opening for writing was refused (read-only file or file system).
+        WarehouseError: the file is missing (``read_only``/``existing``), not a DuckDB
+            database, not a callqa warehouse, or written by a newer callqa.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, *, read_only: bool = False, existing: bool = False):
         self.path = Path(path)
+        if read_only or existing:
+            if not self.path.exists():
+                raise WarehouseError(f"database {self.path} does not exist")
+            if not self.path.is_file():
+                raise WarehouseError(f"database {self.path} is not a file")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _check_write_access(self.path)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise WarehouseBusy(
-                    f"database {self.path} is in use by another process (another callqa run?): {exc}"
-                ) from exc
+        except duckdb.Error as exc:
+            raise _open_error(self.path, exc) from exc
+        try:
+            if read_only or existing:
+                check_schema(self.con, empty_ok=False)
+            if not read_only:
+                migrate(self.con)
+        except WarehouseError as exc:
+            self.con.close()
+            raise WarehouseError(f"{self.path}: {exc}") from exc
+        except BaseException:
+            self.con.close()
             raise
-        if not read_only:
-            migrate(self.con)
 
     def close(self) -> None:
         self.con.close()
@@ -150,6 +179,109 @@ class Warehouse:
             raise
         logger.info("landed %d call(s), %d failure(s)", len(results), len(failures))
 
+    # -- moves and re-keys (the same recording found again) -----------------------------
+    def landed_files(self) -> dict[str, dict[str, Any]]:
+        """call_id → {sha256, status, path, size_bytes, manifest metadata, channel_roles} for
+        every call in the database."""
+        cur = self.con.execute(
+            "SELECT call_id, sha256, status, path, size_bytes, collector_id, account_id, started_at, timezone,"
+            " direction, campaign, team, channel_roles FROM calls")
+        names = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+
+    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            work(self.con)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def record_moves(self, moves: list[tuple[str, str, int | None]], run_id: str) -> None:
+        """Point landed calls at their recordings' new place: (call_id, path, size_bytes) each,
+        in one transaction that also counts them on the run. Nothing else changes."""
+        if not moves:
+            return
+
+        moved = pa.table({"call_id": pa.array([m[0] for m in moves], pa.string()),
+                          "path": pa.array([storable(m[1]) for m in moves], pa.string()),
+                          "size_bytes": pa.array([m[2] for m in moves], pa.int64())})
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            self._update_calls(con, moved)
+            con.execute("UPDATE runs SET n_moved = coalesce(n_moved, 0) + ? WHERE run_id = ?", [len(moves), run_id])
+        self._transaction(work)
+        logger.info("%d call(s) moved", len(moves))
+
+    def call_tables(self) -> list[str]:
+        """Every base table with a ``call_id`` column (``calls`` last)."""
+        names = [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'call_id'"
+            " AND table_schema = 'main' AND table_name IN (SELECT table_name FROM information_schema.tables"
+            " WHERE table_type = 'BASE TABLE' AND table_schema = 'main') ORDER BY table_name").fetchall()]
+        bad = [n for n in names if not _IDENTIFIER.fullmatch(n)]
+        if bad:
+            raise ValueError(f"unexpected table name(s) {bad}")
+        return [n for n in names if n != "calls"] + ["calls"]
+
+    def rekey_call(self, old: str, new: str, run_id: str) -> None:
+        """Rename a landed call ``old`` to ``new`` in every table, in one transaction: its rows,
+        failures and QA reviews follow it, and finding ids ``<old>#<n>`` become ``<new>#<n>``.
+        Rows already under ``new`` (another version of it) are replaced, as landing would."""
+        if old == new:
+            return
+        tables_ = self.call_tables()
+        fids = [r[0] for r in self.con.execute(
+            "SELECT finding_id FROM findings WHERE call_id = ? UNION SELECT finding_id FROM reviews"
+            " WHERE call_id = ? AND finding_id IS NOT NULL", [old, old]).fetchall()]
+        prefix = f"{old}#"
+        renamed = pa.table({"old_id": pa.array(fids, pa.string()),
+                            "new_id": pa.array([f"{new}#{f[len(prefix):]}" if f.startswith(prefix) else f
+                                                for f in fids], pa.string())})
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            if con.execute("SELECT count(*) FROM calls WHERE call_id = ?", [new]).fetchone()[0]:
+                for name in CHILD_TABLES + ("calls",):
+                    con.execute(f"DELETE FROM {name} WHERE call_id = ?", [new])
+            for name in tables_:
+                con.execute(f"UPDATE {name} SET call_id = ? WHERE call_id = ?", [new, old])
+            con.register("renamed_findings", renamed)
+            for name in ("findings", "reviews"):
+                con.execute(f"UPDATE {name} SET finding_id = m.new_id FROM renamed_findings m"
+                            f" WHERE {name}.call_id = ? AND {name}.finding_id = m.old_id", [new])
+            con.unregister("renamed_findings")
+            con.execute("UPDATE runs SET n_rekeyed = coalesce(n_rekeyed, 0) + 1 WHERE run_id = ?", [run_id])
+            failpoint("rekey-before-commit")
+        self._transaction(work)
+        logger.info("re-keyed a call to its manifest id")
+
+    def update_call_metadata(self, calls: list[Call]) -> None:
+        """Set landed calls' manifest metadata (collector, account, start, timezone, direction,
+        campaign, team) from these Calls, in one transaction."""
+        if not calls:
+            return
+        columns = ("call_id", "collector_id", "account_id", "started_at", "timezone", "direction", "campaign", "team")
+        schema = pa.schema([tables.CALLS.field(c) for c in columns])
+        values = pa.Table.from_pylist([{c: getattr(call, c) for c in columns} | {"started_at": tables._utc(
+            call.started_at)} for call in calls], schema=schema)
+        self._transaction(lambda con: self._update_calls(con, values))
+
+    @staticmethod
+    def _update_calls(con: duckdb.DuckDBPyConnection, values: pa.Table) -> None:
+        """Set the columns of ``values`` (an Arrow table with ``call_id`` and columns of
+        ``calls``) on the calls it names, in one statement."""
+        columns = [c for c in values.column_names if c != "call_id"]
+        unknown = [c for c in columns if c not in tables.CALLS.names]
+        if unknown:
+            raise ValueError(f"not columns of calls: {unknown}")
+        con.register("call_updates", values)
+        try:
+            con.execute(f"UPDATE calls SET {', '.join(f'{c} = u.{c}' for c in columns)} FROM call_updates u"
+                        " WHERE calls.call_id = u.call_id")
+        finally:
+            con.unregister("call_updates")
+
     # -- reading -------------------------------------------------------------------------
     def run_summary(self, run_id: str) -> dict[str, Any]:
         """Counts for one run plus flags by kind over the calls it landed."""
@@ -169,7 +301,47 @@ class Warehouse:
             "failed": run[3], "audio_minutes": round((run[4] or 0) / 60.0, 2),
             "flags": dict(flags), "failures": [list(f) for f in failures],
             "db_calls": totals[0], "db_minutes": round(totals[1] / 60.0, 2), "db": str(self.path),
+            **self._move_counts(run_id),
         }
+
+    def _move_counts(self, run_id: str) -> dict[str, int]:
+        moved, rekeyed = self.con.execute(
+            "SELECT coalesce(n_moved, 0), coalesce(n_rekeyed, 0) FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return {"moved": moved, "rekeyed": rekeyed}
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> Exception:
+    """The error to raise for a database that DuckDB would not open."""
+    text = str(exc)
+    if any(held in text.lower() for held in _HELD):
+        return WarehouseBusy(f"database {path} is in use by another process (another callqa run?): {text}")
+    if _NOT_DUCKDB in text:
+        return WarehouseError(f"{path} is not a DuckDB database (not a callqa warehouse)")
+    if any(d in text.lower() for d in _DENIED):
+        return WarehouseReadOnly(f"database {path} cannot be opened for writing: {text}")
+    return WarehouseError(f"cannot open database {path}: {text}")
+
+
+def _check_write_access(path: Path) -> None:
+    """Refuse to open for writing what cannot be written: the file, or its folder, where DuckDB
+    writes its log at the first commit (a commit failing there would leave work half done)."""
+    for target, what in ((path, "the file"), (path.parent, "its folder")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise WarehouseReadOnly(f"database {path} cannot be written ({what} {target} is read-only)")
+
+
+def check_writable(path: str | Path) -> None:
+    """Before writing output that is recorded in the warehouse (exports, reports): the
+    database exists, is a callqa warehouse, and can be written now, so that the record of what
+    is written can be made and a purge reaches it. Opens it for writing once (pending
+    migrations are applied) and closes it.
+
+    Raises:
+        WarehouseReadOnly: the file, or its folder (where DuckDB writes its log), is not writable.
+        WarehouseBusy: another process is writing to it.
+        WarehouseError: missing, not DuckDB, not a callqa warehouse, or a newer schema.
+    """
+    Warehouse(path, existing=True).close()
 
 
 def _unique_by_call(failures: list[Failure]) -> list[Failure]:

@@ -15,8 +15,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from callqa.report import charts
 from callqa.report.media import AudioCopy, place_audio
 from core.filenames import safe_name
+from core.files import write_atomic
 from core.settings import Settings
-from warehouse.artifacts import Written, record_files, recorded_files, register_artifact, replace_recorded, write_atomic
+from warehouse.artifacts import Written, record_files, recorded_files, register_artifact, replace_recorded
 from warehouse.redaction import call_audio
 from warehouse.reporting import Reports, ensure_schema
 from warehouse.store import Warehouse, WarehouseBusy

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.filenames import safe_name
-from core.files import sha256_file
+from core.files import sha256_file, write_atomic
 from core.settings import AudioSettings
 from speech.audio import AudioError, decode
 from speech.redact_audio import redact_audio
@@ -50,16 +49,15 @@ class AudioCopy:
 def write_wav(samples: np.ndarray, rate: int, dest: Path) -> None:
     """Write float samples (channels, n) as 16-bit PCM WAV, atomically (temp file + rename)."""
     pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         with wave.open(str(tmp), "wb") as fh:
             fh.setnchannels(int(samples.shape[0]))
             fh.setsampwidth(2)
             fh.setframerate(int(rate))
             fh.writeframes(np.ascontiguousarray(pcm.T).tobytes())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomic(dest, write)
 
 
 def check_recording(rec: CallAudio) -> str:

@@ -1,12 +1,21 @@
-"""Generate the bad-recordings corpus: every kind of broken or odd file a nightly run meets.
+"""Bad inputs: every kind of broken or odd file a nightly run meets, and what a user types wrong.
 
-``make_corpus(folder, good)`` writes the files and returns what each one is expected to
+``make_corpus(folder, good)`` writes the recordings and returns what each one is expected to
 become: ``("failed", reason)`` in the failures table, or ``("ok", None)`` when it is handled.
+
+The rest builds bad command-line inputs (tests/test_cli_errors.py, tests/test_safety_robust.py):
+databases that are not DuckDB, not a warehouse or newer than the code, deeply nested JSON,
+broken configuration, review CSVs in other encodings or with huge fields, a database that
+cannot be written (``unwritable``) and one held by another writer (``held_by_writer``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +118,120 @@ def _video_with_audio(path: Path, stereo: np.ndarray) -> None:
                     out.mux(packet)
         for packet in audio.encode(None):
             out.mux(packet)
+
+
+# -- bad command-line inputs ------------------------------------------------------------------
+
+def not_duckdb(path: Path) -> Path:
+    """A file named like a database that is text."""
+    path.write_text("call_id,verdict\nthis is not a database\n", encoding="utf-8")
+    return path
+
+
+def foreign_duckdb(path: Path) -> Path:
+    """A real DuckDB file that is not a callqa warehouse (someone else's table, no schema_migrations)."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE invoices (id INTEGER, amount DECIMAL(10, 2))")
+    con.execute("INSERT INTO invoices VALUES (1, 9.99)")
+    con.close()
+    return path
+
+
+def newer_schema(path: Path) -> Path:
+    """A warehouse whose schema_migrations holds a version above every migration file here
+    (written by a newer callqa)."""
+    import duckdb
+
+    from warehouse.migrate import available
+    from warehouse.store import Warehouse
+
+    Warehouse(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, 'from_the_future')",
+                [max(v for v, _, _ in available()) + 1])
+    con.close()
+    return path
+
+
+def nested_json(path: Path, depth: int = 100_000) -> Path:
+    """A JSONL row with an array nested deeper than Python's recursion limit."""
+    path.write_text('{"role": "collector", "text": "x", "deep": ' + "[" * depth + "]" * depth + "}\n",
+                    encoding="utf-8")
+    return path
+
+
+def bad_configs(folder: Path) -> dict[str, Path]:
+    """TOML files each wrong in one way: syntax, a value settings validation rejects, an
+    unknown key, an unknown section (in brackets, which must survive the error's markup)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"syntax": "[asr\nmodel = ", "batch_size_zero": "[flow]\nbatch_size = 0\n",
+             "unknown_key": "[asr]\nmodle = \"base\"\n", "unknown_section": "[nope]\nx = 1\n",
+             "wrong_type": "[asr]\nbeam_size = \"five\"\n"}
+    for name, text in files.items():
+        (folder / f"{name}.toml").write_text(text, encoding="utf-8")
+    return {name: folder / f"{name}.toml" for name in files}
+
+
+BAD_ENVIRONMENTS = {  # CALLQA_* variables each wrong in one way
+    "batch_size_zero": {"CALLQA_FLOW__BATCH_SIZE": "0"},
+    "unknown_key": {"CALLQA_NOPE__X": "1"},
+    "wrong_type": {"CALLQA_ASR__BEAM_SIZE": "many"},
+    "missing_config": {"CALLQA_CONFIG": "/nonexistent/callqa.toml"},
+}
+
+
+def review_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:
+    """A review CSV (``callqa review --import``) in the given encoding (utf-16 writes a BOM)."""
+    import csv
+    import io
+
+    columns = ["call_id", "finding_id", "verdict", "reviewer", "reviewed_at", "note"]
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """Make a file or folder unwritable for this process, even as root (``chattr +i``; as
+    another user ``chmod`` would do); skips the test where neither is possible."""
+    done = None
+    if shutil.which("chattr"):
+        result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        done = "chattr" if result.returncode == 0 else None
+    if done is None and os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        done = "chmod"
+    if done is None:
+        import pytest
+
+        pytest.skip("cannot make a file read-only here (root, and chattr +i unsupported)")
+    try:
+        yield
+    finally:
+        if done == "chattr":
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            path.chmod(mode)
+
+
+@contextlib.contextmanager
+def held_by_writer(db: Path) -> Iterator[None]:
+    """Another process holds ``db`` open for writing (as a running ``callqa run`` does)."""
+    code = ("import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\nprint('ready', flush=True)\n"
+            "sys.stdin.read()\ncon.close()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)

@@ -96,9 +96,9 @@
     who.addEventListener("change", function () { try { if (s) { s.setItem(WHO, who.value.trim()); } } catch (e) { /* ignore */ } });
   }
 
-  function csvCell(value, free) {
+  function csvCell(value) {
     var text = value == null ? "" : String(value);
-    if (free && /^[=+\-@\t\r]/.test(text)) { text = "'" + text; }  /* no spreadsheet formulas */
+    if (/^[=+\-@\t\r']/.test(text)) { text = "'" + text; }  /* no spreadsheet formulas: as core/csvsafe.py */
     return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
   function verdictsCsv() {
@@ -107,7 +107,7 @@
     Object.keys(v).sort().forEach(function (id) {
       var r = v[id];
       if (!r.reviewer) { r.reviewer = name; }
-      rows.push(cols.map(function (c) { return csvCell(r[c], c === "note" || c === "reviewer"); }).join(","));
+      rows.push(cols.map(function (c) { return csvCell(r[c]); }).join(","));
     });
     return rows.join("\r\n") + "\r\n";
   }
