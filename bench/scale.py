@@ -261,20 +261,38 @@ def land_batches(rec: Recorder, wh: Warehouse, run_id: str, op: str, size: int,
                  "ms_per_call": 1000 * row.seconds / n}
 
 
-def discover_archive(archive: Path, settings: Any, wh_path: Path) -> tuple[list[Call], list[Failure]]:
-    """flows.discovery.discover as the nightly flow calls it (passing the warehouse or what it
-    knows when discovery takes it: incremental discovery skips unchanged files)."""
+def discover_archive(archive: Path, settings: Any, wh_path: Path) -> Any:
+    """flows.discovery.discover as the nightly flow calls it, given the warehouse when discovery
+    takes it (``db``: incremental discovery reads only new or changed files)."""
     from flows.discovery import discover
 
     params = inspect.signature(discover).parameters
     kwargs: dict[str, Any] = {"default_tz": settings.compliance.default_timezone}
     if "db" in params:
         kwargs["db"] = str(wh_path)
-    name = next((p for p in ("wh", "warehouse") if p in params), None)
-    if name is None:
-        return discover(archive, settings.archive, **kwargs)
+    return discover(archive, settings.archive, **kwargs)
+
+
+def found_calls(found: Any) -> tuple[list[Call], list[Failure], int | None]:
+    """(calls, failures, bytes hashed when discovery counts them) of what discovery returned."""
+    if isinstance(found, tuple):
+        return found[0], found[1], None
+    return found.calls, found.failures, getattr(found, "hashed_bytes", None)
+
+
+def remember_files(wh_path: Path, calls: list[Call]) -> None:
+    """What a night does for files it read that hold their landed bytes: store their size and
+    modification time (when the warehouse keeps them), so that the next night skips them."""
     with Warehouse(wh_path) as wh:
-        return discover(archive, settings.archive, **kwargs, **{name: wh})
+        if not hasattr(wh, "record_fingerprints"):
+            return
+        landed = wh.call_statuses([c.call_id for c in calls])
+        rows = []
+        for c in calls:
+            if landed.get(c.call_id, ("", ""))[0] == c.sha256:
+                info = os.stat(c.path)
+                rows.append((c.call_id, info.st_size, info.st_mtime_ns))
+        wh.record_fingerprints(rows)
 
 
 def report_window(settings: Any, db: Path, out: Path, last_day: date) -> Any:
@@ -283,7 +301,11 @@ def report_window(settings: Any, db: Path, out: Path, last_day: date) -> Any:
 
     params = inspect.signature(build_report).parameters
     kwargs: dict[str, Any] = {}
-    if "days" in params:
+    if "window" in params:  # warehouse.reporting.Window (issue 12 report item)
+        from warehouse.reporting import Window
+
+        kwargs["window"] = Window.last_days(7, settings.compliance.default_timezone, today=last_day)
+    elif "days" in params:
         kwargs["days"] = 7
     elif "window_days" in params:
         kwargs["window_days"] = 7
@@ -299,7 +321,7 @@ def report_window(settings: Any, db: Path, out: Path, last_day: date) -> Any:
 def report_has_window() -> bool:
     from callqa.report.build import build_report
 
-    return bool({"days", "window_days", "since"} & set(inspect.signature(build_report).parameters))
+    return bool({"window", "days", "window_days", "since"} & set(inspect.signature(build_report).parameters))
 
 
 def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace, settings: Any) -> None:
@@ -345,7 +367,8 @@ def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace,
                     for f in fails}
             land_batches(rec, wh, run_id, "land 16 failed calls", size,
                          [([], fails[k:k + BATCH]) for k in range(0, len(fails), BATCH)], calls=meta)
-        last_day = wh.con.execute("SELECT max(started_at)::DATE FROM calls").fetchone()[0]
+        last_day = wh.con.execute("SELECT max(timezone(?, started_at))::DATE FROM calls",
+                                  [settings.compliance.default_timezone]).fetchone()[0]
         account = wh.con.execute(
             "SELECT account_id FROM calls WHERE account_id IS NOT NULL GROUP BY 1 HAVING count(*) BETWEEN 2 AND 6"
             " ORDER BY 1 DESC LIMIT 1").fetchone()
@@ -357,11 +380,13 @@ def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace,
         for night in ("first", "second") if "discover" in ops else ():
             row, found = rec.measure(f"discover, {night} night ({args.archive_files:,} files)", size,
                                      lambda: discover_archive(b.archive, settings, b.db))
-            archive_calls = found[0]
-            row.note = f"{len(found[0]):,} calls, {len(found[1])} failures"
+            archive_calls, failures, hashed = found_calls(found)
+            row.note = f"{len(archive_calls):,} calls, {len(failures)} failures" + (
+                "" if hashed is None else f", {hashed / 1e6:,.1f} MB hashed")
+            if night == "first":
+                remember_files(b.db, archive_calls)
         if not archive_calls:
-            from flows.discovery import discover
-            archive_calls, _ = discover(b.archive, settings.archive, default_tz=settings.compliance.default_timezone)
+            archive_calls = found_calls(discover_archive(b.archive, settings, b.db))[0]
     if "plan" in ops:
         from flows.nightly import plan
 
@@ -426,7 +451,7 @@ def growth(rows: list[Row], row: Row) -> str:
     p = max(prev, key=lambda r: r.size)
     key = "ms_per_call" if "ms_per_call" in row.extra and "ms_per_call" in p.extra else None
     a, b = (row.extra[key], p.extra[key]) if key else (row.seconds, p.seconds)
-    return f"×{a / b:.2f} for ×{row.size / max(1, p.size):g} calls" if b > 0 else ""
+    return f"×{a / b:.2f} for ×{row.size / max(1, p.size):.3g} calls" if b > 0 else ""
 
 
 def table(rows: list[Row]) -> str:
