@@ -79,9 +79,11 @@ def staging_dir(settings: Settings) -> Path:
 
 
 def plan(calls: list[Call], wh: Warehouse, retry_failed: bool) -> tuple[list[Call], int]:
-    """Calls still to process: new, or whose bytes changed since they landed/failed."""
-    known = wh.known_calls()
-    failed = set() if retry_failed else wh.failed_versions()
+    """Calls still to process: new, or whose bytes changed since they landed/failed. Only the
+    discovered calls are looked up, never every call in the warehouse."""
+    ids = [c.call_id for c in calls]
+    known = wh.call_statuses(ids)
+    failed = set() if retry_failed else wh.failed_versions(ids)
     todo = []
     for call in calls:
         sha, status = known.get(call.call_id, (None, None))

@@ -301,8 +301,9 @@ def test_rules_apply_adds_categories_to_an_existing_warehouse(tmp_path, test_dat
     def state():
         con = duckdb.connect(str(db), read_only=True)
         try:
-            utterances = con.execute("SELECT * FROM utterances ORDER BY call_id, idx").fetchall()
-            others = con.execute("SELECT * FROM findings WHERE kind NOT IN (SELECT unnest(?)) ORDER BY finding_id",
+            utterances = con.execute("SELECT * EXCLUDE (land_seq) FROM utterances ORDER BY call_id, idx").fetchall()
+            others = con.execute("SELECT * EXCLUDE (land_seq) FROM findings WHERE kind NOT IN (SELECT unnest(?))"
+                                 " ORDER BY finding_id",
                                  [sorted(CATEGORIES)]).fetchall()
             hits = con.execute("SELECT call_id, kind, rule_id, role, utterance_idx, finding_id FROM findings"
                                " WHERE kind IN (SELECT unnest(?))", [sorted(CATEGORIES)]).fetchall()
@@ -320,6 +321,12 @@ def test_rules_apply_adds_categories_to_an_existing_warehouse(tmp_path, test_dat
         assert now_utterances == utterances and now_others == others
         assert {h[:5] for h in now_hits} == EXPECTED and len(now_hits) == len(EXPECTED)
         assert len({h[5] for h in now_hits} | {o[0] for o in others}) == len(now_hits) + len(others)  # ids unique
+    # the calls land again (changed recordings): the applied findings go with their old rows
+    for pc in results:
+        pc.call.sha256 += "-2"
+    with Warehouse(db) as wh:
+        wh.land(results, [], wh.start_run(str(sample_calls), {}))
+    assert state()[2] == [] and state()[1] == others
     no_categories = tmp_path / "none.toml"
     no_categories.write_text("", encoding="utf-8")
     refused = runner.invoke(app, ["rules", "apply", "--db", str(db), "-c", str(no_categories)])

@@ -34,7 +34,9 @@ def replace_kinds(wh: Warehouse, found: dict[str, list[Finding]], kinds: list[st
         if rows:
             con.register("new_findings", pa.Table.from_pylist(rows, schema=FINDINGS))
             try:
-                con.execute("INSERT INTO findings BY NAME SELECT * FROM new_findings")
+                # with the call's landing number (migration 010), so that landing the call again deletes them
+                con.execute("INSERT INTO findings BY NAME SELECT n.*, c.land_seq FROM new_findings n"
+                            " JOIN calls c USING (call_id)")
             finally:
                 con.unregister("new_findings")
         con.execute("COMMIT")

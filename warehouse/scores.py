@@ -99,7 +99,8 @@ def replace_scores(wh: Warehouse, scores: list[CallScore]) -> None:
         con.register("new_scores", table)
         con.execute("DELETE FROM call_scores USING new_scores n"
                     " WHERE call_scores.call_id = n.call_id AND call_scores.scorecard = n.scorecard")
-        con.execute("INSERT INTO call_scores BY NAME SELECT * FROM new_scores")
+        # with the call's landing number (migration 010), so that landing the call again deletes them
+        con.execute("INSERT INTO call_scores BY NAME SELECT n.*, c.land_seq FROM new_scores n JOIN calls c USING (call_id)")
         con.unregister("new_scores")
         con.execute("COMMIT")
     except Exception:

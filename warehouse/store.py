@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.domain import Call, Failure, ProcessedCall, storable
 from core.failpoints import failpoint
@@ -213,11 +214,17 @@ class Warehouse:
                 cur.register(name, table)
             return cur.execute(sql).fetchall()
 
-    def failed_versions(self) -> set[tuple[str, str]]:
-        """(call_id, sha256) pairs that already failed deterministically: not retried."""
-        return {(cid, sha) for cid, sha in self.con.execute(
-            "SELECT DISTINCT call_id, sha256 FROM failures WHERE sha256 IS NOT NULL AND call_id IS NOT NULL"
-        ).fetchall()}
+    def failed_versions(self, call_ids: list[str] | None = None) -> set[tuple[str, str]]:
+        """(call_id, sha256) pairs that already failed deterministically: not retried. With
+        ``call_ids``, only those calls' failures are looked up (joined as an Arrow table)."""
+        query = "SELECT DISTINCT f.call_id, f.sha256 FROM failures f WHERE f.sha256 IS NOT NULL AND f.call_id IS NOT NULL"
+        if call_ids is None:
+            return {(cid, sha) for cid, sha in self.con.execute(query).fetchall()}
+        if not call_ids:
+            return set()
+        return {(cid, sha) for cid, sha in self._joined(
+            query + " AND f.call_id IN (SELECT call_id FROM wanted)",
+            pa.table({"call_id": pa.array(sorted(set(call_ids)), pa.string())}))}
 
     def known_manifest_failures(self) -> set[tuple[str, str]]:
         """(reason, message) of manifest/discover failures already recorded (not repeated)."""
@@ -260,7 +267,7 @@ class Warehouse:
         now = _now()
         staged = [r if isinstance(r, StagedCall) else stage_call(r) for r in results]
         call_ids = [s.call_id for s in staged]
-        known = self.call_statuses(call_ids + [f.call_id for f in failures if f.call_id])
+        known = self.call_statuses(call_ids + [f.call_id for f in failures if f.call_id])  # this batch's only
         new_failed = [f for f in failures if f.call_id and f.sha256 and known.get(f.call_id, ("", "failed"))[1] != "ok"
                       and f.call_id not in call_ids]
         batch: dict[str, pa.Table] = {  # tables staged by an older callqa may lack a table or column
@@ -280,11 +287,8 @@ class Warehouse:
         con.execute("BEGIN TRANSACTION")
         try:
             if replaced:
-                ids = pa.table({"call_id": pa.array(replaced, pa.string())})
-                con.register("replaced_ids", ids)
-                for name in CHILD_TABLES + ("calls",):
-                    con.execute(f"DELETE FROM {name} WHERE call_id IN (SELECT call_id FROM replaced_ids)")
-                con.unregister("replaced_ids")
+                _delete_calls(con, replaced)
+            _number_calls(con, batch)
             for name, table in batch.items():
                 if table is not None and table.num_rows:
                     con.register("incoming", table)
@@ -499,6 +503,42 @@ def check_writable(path: str | Path) -> None:
         WarehouseError: missing, not DuckDB, not a callqa warehouse, or a newer schema.
     """
     Warehouse(path, existing=True).close()
+
+
+def _delete_calls(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> None:
+    """Delete these calls' rows from every table (inside the landing transaction).
+
+    A call's rows carry its landing number (``land_seq``, migration 010), which grows with
+    landing order: matching constant numbers lets DuckDB skip every row group whose min/max
+    excludes them, so the delete reads a few row groups instead of the whole ``call_id``
+    column of each table. Calls landed before migration 010 have no number and are found by
+    call id (a scan, as before)."""
+    seqs = dict(con.execute("SELECT call_id, land_seq FROM calls WHERE call_id = ANY(?)", [call_ids]).fetchall())
+    numbered = [s for s in seqs.values() if s is not None]
+    unnumbered = [c for c in call_ids if seqs.get(c) is None]
+    in_numbered = ", ".join("?" * len(numbered))  # constants (parameters), which the zone maps check
+    for name in CHILD_TABLES:
+        if numbered:
+            con.execute(f"DELETE FROM {name} WHERE land_seq IN ({in_numbered})", numbered)
+        if unnumbered:
+            con.execute(f"DELETE FROM {name} WHERE call_id = ANY(?)", [unnumbered])
+    con.execute("DELETE FROM calls WHERE call_id = ANY(?)", [call_ids])
+
+
+def _number_calls(con: duckdb.DuckDBPyConnection, batch: dict[str, pa.Table | None]) -> None:
+    """Give each calls row of the batch the next landing number and put it on the call's rows
+    in the other tables (``land_seq``), in place."""
+    calls = batch["calls"]
+    seqs = pa.array([r[0] for r in con.execute("SELECT nextval('land_seq_numbers') FROM range(?)",
+                                                [calls.num_rows]).fetchall()], pa.int64())
+    ids = calls["call_id"].combine_chunks()
+    for name, table in batch.items():
+        if table is None or "call_id" not in table.column_names or name == "failures":
+            continue
+        if "land_seq" in table.column_names:
+            table = table.drop_columns(["land_seq"])
+        numbers = seqs if name == "calls" else seqs.take(pc.index_in(table["call_id"], value_set=ids))
+        batch[name] = table.append_column("land_seq", numbers)
 
 
 def _unique_by_call(failures: list[Failure]) -> list[Failure]:
