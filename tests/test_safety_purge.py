@@ -147,7 +147,8 @@ def test_purge_removes_recorded_files_only_and_rewrites_what_listed_the_call(tmp
     changed = {p for p in set(before) & set(after) if before[p] != after[p]}
     overview = {rep / "index.html", rep / "queue-1.html", rep / "calls-1.html"}
     assert removed == own
-    assert changed == partitions | overview
+    # scores.html is rewritten too; its bytes change only if its figures or the minute it was generated do
+    assert partitions | overview <= changed <= partitions | overview | {rep / "scores.html"}
     assert set(after) == set(before) - own  # nothing new; every foreign file is still there
     assert all(p.read_text() == "someone else's file" for p in foreign)
     for path in partitions:
