@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
@@ -129,3 +130,13 @@ def check_output_folder(path: Path, option: str) -> None:
     """An output folder given on the command line must not be an existing file."""
     if path.exists() and not path.is_dir():
         fail(f"{option} {path} is not a folder; choose another {option}")
+
+
+def parse_day(value: Optional[str], option: str) -> Optional[date]:
+    """A ``--since``/``--until`` value as a date (ISO ``YYYY-MM-DD``), or a one-line error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")

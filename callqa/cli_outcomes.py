@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 from typing import Optional
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from callqa.cli_common import parse_day as _day
 from callqa.cli_common import check_output_file, fail as _fail
 from callqa.cli_common import settings as _settings
 from core.settings import Settings, load_settings
@@ -72,15 +72,6 @@ def import_payments(
 
     Importing the same rows again adds nothing (key: account, paid_at, amount)."""
     _import("payments", csv_file, db, config)
-
-
-def _day(value: Optional[str], option: str) -> Optional[date]:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
 
 
 def _profile_settings(config: Optional[Path], profile: Optional[str]) -> Settings:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from callqa.cli_common import parse_day as _day
 from callqa.cli_common import check_output_file, check_output_folder, check_recordable, fail as _fail
 from callqa.cli_common import settings as _settings
 from core.settings import Settings
@@ -298,15 +299,6 @@ def score(
     for done in rescore(path, cards, every=every):
         console.print(f"{done.scorecard} version {done.version}: {done.scored} call(s) scored, "
                       f"{done.current} already at this version", highlight=False, soft_wrap=True, markup=False)
-
-
-def _day(value: Optional[str], option: str) -> Optional[date]:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
 
 
 def search(
