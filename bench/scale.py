@@ -8,11 +8,12 @@ synthetic processed calls from bench/synth.py: 20–40 utterances with words, a 
 metrics for three roles, 50,000 calls a day), growing it to each size in turn, and at each size
 times landing (16-call batches of new, changed and failed calls), planning a night over the
 archive, discovery (first and second night over an archive of tiny WAVs whose calls are the
-first ones landed), the reporting macros, a review sample, a 7-day report (when
-callqa.report.build_report takes a window), an export (first and again) and the purge of one
-account. Each row shows seconds, bytes read and written by this process (/proc/self/io: rchar,
-wchar; the "disk" figures are what reached the block device), files written and the growth
-from the previous size. The calls are built by worker processes (``--procs``) and landed by this
+first ones landed), the reporting macros, a review sample, a 7-day report (capped at
+[report] max_call_pages call pages), an export (first and again) and the purge of one account.
+Each row shows wall seconds, CPU seconds of this process (all its threads: less sensitive to
+other load on the machine than wall time), bytes read and written by this process
+(/proc/self/io: rchar, wchar; the "disk" figures are what reached the block device), files
+written and the growth from the previous size. The calls are built by worker processes (``--procs``) and landed by this
 one process, the single writer, as in the nightly flow.
 
 Everything is written under ``--workdir`` (default: a new temporary folder, removed at the
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import multiprocessing as mp
 import os
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
@@ -83,6 +83,7 @@ class Row:
     op: str
     size: int
     seconds: float
+    cpu: float = float("nan")         # CPU seconds of this process (every thread)
     per: str = ""                     # e.g. "ms/batch 41.2, ms/call 2.6"
     read: int = 0
     written: int = 0
@@ -101,16 +102,16 @@ class Recorder:
 
     def measure(self, op: str, size: int, fn: Callable[[], Any], out: Path | None = None) -> tuple[Row, Any]:
         wall0 = time.time() - 1.0   # mtime granularity
-        io0, t0 = io_counters(), time.perf_counter()
+        io0, t0, c0 = io_counters(), time.perf_counter(), time.process_time()
         value = fn()
-        seconds, io1 = time.perf_counter() - t0, io_counters()
-        row = Row(op, size, seconds, read=io1.get("rchar", 0) - io0.get("rchar", 0),
+        seconds, cpu, io1 = time.perf_counter() - t0, time.process_time() - c0, io_counters()
+        row = Row(op, size, seconds, cpu, read=io1.get("rchar", 0) - io0.get("rchar", 0),
                   written=io1.get("wchar", 0) - io0.get("wchar", 0),
                   disk_read=io1.get("read_bytes", 0) - io0.get("read_bytes", 0),
                   disk_written=io1.get("write_bytes", 0) - io0.get("write_bytes", 0),
                   files=files_written(out, wall0) if out else 0)
         self.rows.append(row)
-        log(f"  {op:<34} {seconds:8.3f} s  read {mb(row.read)} written {mb(row.written)}")
+        log(f"  {op:<34} {seconds:8.3f} s ({cpu:.3f} s CPU)  read {mb(row.read)} written {mb(row.written)}")
         return row, value
 
     def skip(self, op: str, size: int, note: str) -> None:
@@ -262,30 +263,19 @@ def land_batches(rec: Recorder, wh: Warehouse, run_id: str, op: str, size: int,
 
 
 def discover_archive(archive: Path, settings: Any, wh_path: Path) -> Any:
-    """flows.discovery.discover as the nightly flow calls it, given the warehouse when discovery
-    takes it (``db``: incremental discovery reads only new or changed files)."""
-    from flows.discovery import discover
+    """Discovery as the nightly flow runs it against the warehouse (files unchanged since they
+    landed are not read again): a flows.discovery.Discovery."""
+    from flows.discovery import discover_archive as discover
+    from flows.intake import stored_in
 
-    params = inspect.signature(discover).parameters
-    kwargs: dict[str, Any] = {"default_tz": settings.compliance.default_timezone}
-    if "db" in params:
-        kwargs["db"] = str(wh_path)
-    return discover(archive, settings.archive, **kwargs)
-
-
-def found_calls(found: Any) -> tuple[list[Call], list[Failure], int | None]:
-    """(calls, failures, bytes hashed when discovery counts them) of what discovery returned."""
-    if isinstance(found, tuple):
-        return found[0], found[1], None
-    return found.calls, found.failures, getattr(found, "hashed_bytes", None)
+    return discover(archive, settings.archive, default_tz=settings.compliance.default_timezone,
+                    stored=stored_in(wh_path))
 
 
 def remember_files(wh_path: Path, calls: list[Call]) -> None:
     """What a night does for files it read that hold their landed bytes: store their size and
     modification time (when the warehouse keeps them), so that the next night skips them."""
     with Warehouse(wh_path) as wh:
-        if not hasattr(wh, "record_fingerprints"):
-            return
         landed = wh.call_statuses([c.call_id for c in calls])
         rows = []
         for c in calls:
@@ -296,32 +286,12 @@ def remember_files(wh_path: Path, calls: list[Call]) -> None:
 
 
 def report_window(settings: Any, db: Path, out: Path, last_day: date) -> Any:
-    """callqa.report.build_report over the last 7 days, or None when it takes no window."""
+    """callqa report over the [report] days ending on ``last_day``, with the configured cap."""
     from callqa.report.build import build_report
+    from warehouse.reporting import Window
 
-    params = inspect.signature(build_report).parameters
-    kwargs: dict[str, Any] = {}
-    if "window" in params:  # warehouse.reporting.Window (issue 12 report item)
-        from warehouse.reporting import Window
-
-        kwargs["window"] = Window.last_days(7, settings.compliance.default_timezone, today=last_day)
-    elif "days" in params:
-        kwargs["days"] = 7
-    elif "window_days" in params:
-        kwargs["window_days"] = 7
-    elif "since" in params:
-        kwargs["since"] = last_day - timedelta(days=6)
-        if "until" in params:
-            kwargs["until"] = last_day
-    else:
-        return None
-    return build_report(db, out, settings, **kwargs)
-
-
-def report_has_window() -> bool:
-    from callqa.report.build import build_report
-
-    return bool({"window", "days", "window_days", "since"} & set(inspect.signature(build_report).parameters))
+    window = Window.last_days(settings.report.days, settings.compliance.default_timezone, today=last_day)
+    return build_report(db, out, settings, window=window)
 
 
 def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace, settings: Any) -> None:
@@ -380,13 +350,13 @@ def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace,
         for night in ("first", "second") if "discover" in ops else ():
             row, found = rec.measure(f"discover, {night} night ({args.archive_files:,} files)", size,
                                      lambda: discover_archive(b.archive, settings, b.db))
-            archive_calls, failures, hashed = found_calls(found)
-            row.note = f"{len(archive_calls):,} calls, {len(failures)} failures" + (
-                "" if hashed is None else f", {hashed / 1e6:,.1f} MB hashed")
+            archive_calls = found.calls
+            row.note = (f"{len(found.calls):,} calls, {len(found.failures)} failures,"
+                        f" {found.hashed_files:,} files / {found.hashed_bytes / 1e6:,.1f} MB hashed")
             if night == "first":
                 remember_files(b.db, archive_calls)
         if not archive_calls:
-            archive_calls = found_calls(discover_archive(b.archive, settings, b.db))[0]
+            archive_calls = discover_archive(b.archive, settings, b.db).calls
     if "plan" in ops:
         from flows.nightly import plan
 
@@ -411,25 +381,24 @@ def measure_size(rec: Recorder, b: Builder, size: int, args: argparse.Namespace,
         row.note = f"{len(picked)} rows"
     if "report" in ops:
         out = b.db.parent / f"report-{size}"
-        if not report_has_window():
-            rec.skip("report, last 7 days", size, "build_report takes no window yet (issue 12 report item)")
-        else:
-            row, result = rec.measure("report, last 7 days", size,
-                                      lambda: report_window(settings, b.db, out, last_day), out=out)
-            row.note = f"{getattr(result, 'calls', '?')} call pages"
-            shutil.rmtree(out, ignore_errors=True)
+        row, result = rec.measure(f"report, last {settings.report.days} days", size,
+                                  lambda: report_window(settings, b.db, out, last_day), out=out)
+        row.note = (f"{result.calls:,} calls in the window, {result.pages:,} call pages,"
+                    f" {result.without_page:,} more over the cap, {result.files:,} files")
+        row.extra = {"calls": result.calls, "pages": result.pages, "without_page": result.without_page}
+        shutil.rmtree(out, ignore_errors=True)
     export_out = b.db.parent / f"export-{size}"
     if "export" in ops:
-        if total > args.max_export_calls:
-            rec.skip("export (first)", size, f"above --max-export-calls {args.max_export_calls:,}: the export"
-                     " holds every call in memory (4.5 GB RSS at 100k)")
+        if args.max_export_calls and total > args.max_export_calls:
+            rec.skip("export (first)", size, f"above --max-export-calls {args.max_export_calls:,}")
         else:
             from warehouse.export import export
 
             for which in ("first", "again, nothing new"):
                 row, counts_out = rec.measure(f"export ({which})", size, lambda: export(b.db, export_out),
                                               out=export_out)
-                row.note = f"{counts_out.get('calls_with_transcripts', 0):,} calls"
+                row.note = (f"{counts_out['mode']}: {int(counts_out['calls_written']):,} calls,"
+                            f" {int(counts_out['files_written']):,} files written")
     if "purge" in ops and account:
         from warehouse.purge import purge, select_calls
 
@@ -455,12 +424,13 @@ def growth(rows: list[Row], row: Row) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    out = ["| operation | calls | seconds | per batch / call | read | written | disk r/w | files | growth | note |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| operation | calls | seconds | CPU s | per batch / call | read | written | disk r/w | files | growth | note |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {op: k for k, op in enumerate(dict.fromkeys(r.op for r in rows))}
     for r in sorted(rows, key=lambda r: (order[r.op], r.size)):
         secs = "—" if r.seconds != r.seconds else f"{r.seconds:.3f}"
-        out.append(f"| {r.op} | {r.size:,} | {secs} | {r.per} | {mb(r.read)} | {mb(r.written)} |"
+        cpu = "—" if r.cpu != r.cpu else f"{r.cpu:.3f}"
+        out.append(f"| {r.op} | {r.size:,} | {secs} | {cpu} | {r.per} | {mb(r.read)} | {mb(r.written)} |"
                    f" {mb(r.disk_read)} / {mb(r.disk_written)} | {r.files:,} | {growth(rows, r)} | {r.note} |")
     return "\n".join(out)
 
@@ -476,7 +446,7 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=10, help="16-call batches timed per landing row")
     ap.add_argument("--build-batch", type=int, default=500, help="calls per landing batch while building")
     ap.add_argument("--chunk", type=int, default=500, help="calls per worker job")
-    ap.add_argument("--max-export-calls", type=int, default=200_000)
+    ap.add_argument("--max-export-calls", type=int, default=0, help="skip the export above this many calls (0: never)")
     args = ap.parse_args()
     try:
         sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))

@@ -68,16 +68,16 @@ def _date(value: Optional[str], option: str) -> Optional[date]:
         raise  # unreachable
 
 
-def _window(since: Optional[str], until: Optional[str], tz: str):
-    """The report window: --since to --until (inclusive local dates); --until alone: the 7 days
-    ending then; --since alone: from then to today; neither: the last 7 days ending today (in
-    ``tz``)."""
+def _window(since: Optional[str], until: Optional[str], tz: str, days: int):
+    """The report window: --since to --until (inclusive local dates); --until alone: the
+    ``days`` days ending then; --since alone: from then to today; neither: the last ``days``
+    days ending today (in ``tz``)."""
     from warehouse.reporting import Window
 
     start, end = _date(since, "--since"), _date(until, "--until")
     try:
         if start is None:
-            return Window.last_days(7, tz, today=end)
+            return Window.last_days(days, tz, today=end)
         return Window(start, end or Window.last_days(1, tz).until)
     except ValueError as exc:
         _fail(str(exc))
@@ -93,11 +93,15 @@ def report(
                                         "(default: today in compliance.default_timezone)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Put each page's recording, with its masked "
                                "numbers toned out, next to it (the original file is never copied)."),
+    max_pages: Optional[int] = typer.Option(None, "--max-pages", metavar="N", min=0, help="Call pages at most "
+                                            "(0: no cap; default: setting report.max_call_pages): QA-sampled and reviewed "
+                                            "calls first, then the most severe flags."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Write a self-contained HTML report of the calls started in a window of days (default:
-    the last 7): overview, review queue, call list, and a page (with redacted audio) for each
-    call flagged, drawn in a QA sample (`callqa sample`) or reviewed.
+    the last 7, setting report.days): overview, review queue, call list, and a page (with redacted
+    audio) for each call flagged, drawn in a QA sample (`callqa sample`) or reviewed, up to
+    report.max_call_pages pages (sampled and reviewed calls first, then the most severe).
 
     Open OUT/index.html in a browser (works from a file:// URL or any static server; nothing
     is fetched from the network). Calling hours, attempt cap, cool-down and default timezone
@@ -107,18 +111,20 @@ def report(
     from warehouse.store import WarehouseBusy
 
     settings = _settings(config)
-    window = _window(since, until, settings.compliance.default_timezone)
+    window = _window(since, until, settings.compliance.default_timezone, settings.report.days)
     path = _db(db, settings)
     check_output_folder(out, "--out")
     check_recordable(path, "the report's files")
     try:
-        result = build_report(path, out, settings, audio=audio, window=window)
+        result = build_report(path, out, settings, audio=audio, window=window, max_pages=max_pages)
     except (ReportError, ValueError) as exc:
         _fail(str(exc))
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     console.print(f"report {result.window}: {result.calls} call(s), {result.pages} with a page, {result.flagged} "
                   f"flagged finding(s) written to [bold]{result.out / 'index.html'}[/bold] in {result.seconds:.1f} s"
+                  + (f"; {result.without_page} more call(s) qualify for a page, over the cap (--max-pages)"
+                     if result.without_page else "")
                   + (f"; {result.audio_missing} recording(s) missing" if result.audio_missing else "")
                   + (f"; {result.audio_changed} recording(s) changed since processing, not played"
                      if result.audio_changed else ""),

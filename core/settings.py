@@ -233,6 +233,21 @@ class ScoringSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """`callqa report`: the default window and what bounds the report's size."""
+
+    days: int = 7                    # default window: the last N days (--since/--until override)
+    max_call_pages: int = 2000       # call pages (with audio) at most: sampled, reviewed, then most severe; 0 = no cap
+    page_size: int = 500             # rows per page of the call list and the review queue
+
+    def __post_init__(self) -> None:
+        if self.days < 1 or self.page_size < 1:
+            raise ValueError("report.days and report.page_size must be >= 1")
+        if self.max_call_pages < 0:
+            raise ValueError("report.max_call_pages must be >= 0 (0: no cap)")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every section, resolved; ``source`` is the TOML file read (None: defaults only)."""
 
@@ -247,6 +262,7 @@ class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     flow: FlowSettings = field(default_factory=FlowSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: Path | None = None
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Settings":

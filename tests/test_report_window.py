@@ -103,7 +103,7 @@ def test_outside_the_window_no_page_and_no_count(db, tmp_path, cfg):
     for page in out.rglob("*.html"):  # the window is on every page
         assert 'id="window">calls started 2026-11-09 – 2026-11-15 (7 days' in page.read_text(encoding="utf-8")
     assert json.loads((out / ".callqa-report.json").read_text()) == {
-        "since": "2026-11-09", "until": "2026-11-15", "page_size": 500}
+        "since": "2026-11-09", "until": "2026-11-15", "page_size": 500, "max_call_pages": 2000}
 
     # a verdict on the unflagged call, then a kept sample: pages in the next report
     record(db, Verdict("dev_call_06", "clean", "amy"))

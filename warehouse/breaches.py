@@ -43,14 +43,9 @@ RULE_TITLES = {
 assert set(RULE_MACROS) == set(COLLECTION_RULES) == set(RULE_TITLES)
 
 
-def collection_breaches(con: duckdb.DuckDBPyConnection, settings: ComplianceSettings,
-                        since: date | None = None, until: date | None = None) -> list[Row]:
-    """Every breach of the configured rules, ordered by time: dicts with ``BREACH_COLUMNS``.
-
-    Args:
-        since / until: keep breaches whose local date (the debtor's) is in this range
-            (inclusive); the rules still look at everything before ``since``.
-    """
+def _breaches_sql(settings: ComplianceSettings) -> tuple[str, list[Any]] | None:
+    """The union of the configured rules' macros, filtered to a range of local dates (four
+    parameters to append: since, since, until, until), with its parameters; None: no rule."""
     parts, params = [], []
     for rule in dict.fromkeys(settings.rules):
         macro, extra = RULE_MACROS[rule]
@@ -58,11 +53,43 @@ def collection_breaches(con: duckdb.DuckDBPyConnection, settings: ComplianceSett
         parts.append(f"SELECT {', '.join(BREACH_COLUMNS)} FROM {macro}({', '.join('?' * len(values))})")
         params += values
     if not parts:
-        return []
-    sql = (f"SELECT * FROM ({' UNION ALL '.join(parts)})"
-           " WHERE (CAST(? AS DATE) IS NULL OR local_start::DATE >= CAST(? AS DATE))"
-           " AND (CAST(? AS DATE) IS NULL OR local_start::DATE <= CAST(? AS DATE))"
+        return None
+    return (f"SELECT * FROM ({' UNION ALL '.join(parts)})"
+            " WHERE (CAST(? AS DATE) IS NULL OR local_start::DATE >= CAST(? AS DATE))"
+            " AND (CAST(? AS DATE) IS NULL OR local_start::DATE <= CAST(? AS DATE))", params)
+
+
+def collection_breaches(con: duckdb.DuckDBPyConnection, settings: ComplianceSettings,
+                        since: date | None = None, until: date | None = None) -> list[Row]:
+    """Every breach of the configured rules, ordered by time: dicts with ``BREACH_COLUMNS``
+    (``since``/``until`` as in first_breaches)."""
+    return first_breaches(con, settings, since, until)[0]
+
+
+def first_breaches(con: duckdb.DuckDBPyConnection, settings: ComplianceSettings,
+                   since: date | None = None, until: date | None = None,
+                   limit: int | None = None) -> tuple[list[Row], int]:
+    """The breaches of the configured rules, ordered by time (dicts with ``BREACH_COLUMNS``;
+    the first ``limit`` when given), and how many there are in all.
+
+    Args:
+        since / until: keep breaches whose local date (the debtor's) is in this range
+            (inclusive); the rules still look at everything before ``since``.
+    """
+    query = _breaches_sql(settings)
+    if query is None:
+        return [], 0
+    sql, params = query
+    params += [since, since, until, until]
+    sql = (f"SELECT *, count(*) OVER () AS _total FROM ({sql})"
            " ORDER BY started_at, rule, account_id, call_id NULLS LAST, attempt_id")
-    cur = con.execute(sql, params + [since, since, until, until])
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    total = rows[0]["_total"] if rows else 0
+    for row in rows:
+        del row["_total"]
+    return rows, total

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.settings import ComplianceSettings
-from warehouse.breaches import collection_breaches
+from warehouse.breaches import collection_breaches, first_breaches
 
 Row = dict[str, Any]
 PROMISE_STATUSES = ("kept", "broken", "pending", "open", "unknown")
@@ -71,3 +71,7 @@ class OutcomeReports:
     def collection_breaches(self, since: date | None = None, until: date | None = None) -> list[Row]:
         """Breaches of the configured collection rules over attempts and recordings."""
         return collection_breaches(self.con, self.settings, since, until)  # type: ignore[attr-defined]
+
+    def first_collection_breaches(self, since: date | None, until: date | None, limit: int) -> tuple[list[Row], int]:
+        """The first ``limit`` of collection_breaches(since, until), and how many there are."""
+        return first_breaches(self.con, self.settings, since, until, limit)  # type: ignore[attr-defined]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.call_rows import rows_of_calls
+
 MASKED_WORD = "*"
 # analysis.pii.MASKS as one regular expression (warehouse/ may not import analysis/;
 # tests/test_safety_audio.py checks that the two agree).
@@ -32,12 +34,13 @@ class CallAudio:
 
 def _spans_by_call(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str, list[Span]]:
     """masked_spans() of several calls in one query."""
+    where, params = rows_of_calls(con, call_ids)
     rows = con.execute(
         "SELECT call_id, start_s, end_s, [[w.start_s, w.end_s] FOR w IN coalesce(words, []) IF w.text = ?] AS masked"
-        " FROM utterances WHERE call_id IN (SELECT unnest(?))"
+        f" FROM utterances WHERE {where}"
         " AND (list_contains(list_transform(coalesce(words, []), lambda w: w.text), ?)"
         "      OR regexp_matches(coalesce(text, ''), ?))",
-        [MASKED_WORD, call_ids, MASKED_WORD, PLACEHOLDERS]).fetchall()
+        [MASKED_WORD, *params, MASKED_WORD, PLACEHOLDERS]).fetchall()
     spans: dict[str, list[Span]] = {}
     for call_id, start, end, masked in rows:
         timed = [(float(s), float(e)) for s, e in masked if s is not None and e is not None]

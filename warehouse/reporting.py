@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from core.settings import ComplianceSettings
 from warehouse import logger
+from warehouse.call_rows import rows_of_calls
 from warehouse.migrate import available
 from warehouse.outcomes import OutcomeReports
 from warehouse.store import Warehouse
@@ -105,7 +106,6 @@ class Reports(OutcomeReports):
         ensure_schema(db)
         self.settings = settings
         self.window = window or Window.everything()
-        self._breaches: list[Row] | None = None
         self._wh = Warehouse(db, read_only=True)
         self.con = self._wh.con
 
@@ -145,7 +145,7 @@ class Reports(OutcomeReports):
         row["failed_calls"], row["needs_review_roles"] = self.con.execute(
             "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'ok' AND needs_review)"
             " FROM window_calls(?, ?, ?, ?, ?)", w).fetchone()
-        row["breaches"] = len(self.compliance_breaches())
+        row["breaches"] = self.compliance_breach_count()
         row["reviewed"], row["pending"] = self.con.execute(
             "SELECT count(verdict), count(*) - count(verdict) FROM window_flagged(?, ?, ?, ?, ?)", w).fetchone()
         return row
@@ -195,15 +195,33 @@ class Reports(OutcomeReports):
         return [tz, s.calling_hours_start, s.calling_hours_end, s.max_attempts_7d,
                 s.cooldown_days_after_contact, *bounds]
 
-    def compliance_breaches(self) -> list[Row]:
+    _BREACHES = "SELECT * FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+    def compliance_breaches(self, limit: int | None = None) -> list[Row]:
         """Cross-call compliance breaches of the window's calls with the configured hours, cap
-        and cool-down (earlier calls count towards the cap and the cool-down). Computed once
-        per instance (the rows are copies)."""
-        if self._breaches is None:
-            self._breaches = self.rows(
-                "SELECT * FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY started_at, rule, call_id",
-                self._compliance_params())
-        return [dict(row) for row in self._breaches]
+        and cool-down (earlier calls count towards the cap and the cool-down), oldest first;
+        ``limit``: only the first that many."""
+        sql, params = self._BREACHES + " ORDER BY started_at, rule, call_id", self._compliance_params()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.rows(sql, params)
+
+    def compliance_breach_count(self) -> int:
+        return self.con.execute(f"SELECT count(*) FROM ({self._BREACHES})", self._compliance_params()).fetchone()[0]
+
+    def breach_calls(self, without: Iterable[str] = (), limit: int | None = None) -> tuple[list[str], int]:
+        """(the window's calls with a compliance breach, newest first, leaving out ``without``;
+        limited to ``limit`` when given, how many there are in all)."""
+        sql = (f"SELECT call_id, count(*) OVER () AS n FROM ({self._BREACHES})"
+               " WHERE call_id IS NOT NULL AND call_id NOT IN (SELECT unnest(?))"
+               " GROUP BY call_id ORDER BY max(started_at) DESC NULLS LAST, call_id")
+        params = [*self._compliance_params(), sorted(set(without))]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        rows = self.con.execute(sql, params).fetchall()
+        return [r[0] for r in rows], (rows[0][1] if rows else 0)
 
     def precision(self) -> list[Row]:
         return self.rows("SELECT * FROM window_precision(?, ?, ?, ?, ?) ORDER BY kind", self._w())
@@ -218,17 +236,38 @@ class Reports(OutcomeReports):
             " AND call_id IN (SELECT call_id FROM window_calls(?, ?, ?, ?, ?))", self._w()).fetchone()[0]
 
     # -- review queue and calls ----------------------------------------------------------
-    def flagged(self) -> list[Row]:
-        """The window's flagged findings, unreviewed first, then by severity and time."""
-        return self.rows(
-            "SELECT * FROM window_flagged(?, ?, ?, ?, ?) ORDER BY verdict IS NOT NULL,"
-            " list_position(['critical', 'high', 'medium', 'low'], severity), started_at, call_id, start_s",
-            self._w())
+    def flagged(self, call_ids: Iterable[str] | None = None) -> list[Row]:
+        """The window's flagged findings (of ``call_ids`` only, when given), unreviewed first,
+        then by severity and time."""
+        sql, params = "SELECT * FROM window_flagged(?, ?, ?, ?, ?)", self._w()
+        if call_ids is not None:
+            sql += " WHERE call_id IN (SELECT unnest(?))"
+            params.append(sorted(set(call_ids)))
+        return self.rows(sql + " ORDER BY verdict IS NOT NULL, list_position(['critical', 'high', 'medium', 'low'],"
+                         " severity), started_at, call_id, start_s", params)
 
-    def page_calls(self) -> dict[str, list[str]]:
-        """The window's calls that get a page, with why: flagged, sampled, reviewed."""
-        return {r["call_id"]: [k for k in ("flagged", "sampled", "reviewed") if r[k]]
-                for r in self.rows("SELECT * FROM window_page_calls(?, ?, ?, ?, ?) ORDER BY call_id", self._w())}
+    def page_calls(self, limit: int | None = None) -> dict[str, list[str]]:
+        """The window's calls that get a page, with why (flagged, sampled, reviewed), in the
+        order pages are given out: sampled calls first, then reviewed, then flagged calls by
+        their most severe finding, their number of flagged findings, newest first (a total
+        order, so a rebuild picks the same calls). ``limit``: only the first that many."""
+        sql = ("WITH p AS (SELECT * FROM window_page_calls(?, ?, ?, ?, ?)),"
+               " sev AS (SELECT call_id, min(coalesce(list_position(['critical', 'high', 'medium', 'low'], severity), 5))"
+               "         AS rank, count(*) AS n FROM findings"
+               "         WHERE severity <> 'info' AND call_id IN (SELECT call_id FROM p) GROUP BY call_id)"
+               " SELECT p.call_id, p.flagged, p.sampled, p.reviewed FROM p"
+               " LEFT JOIN sev USING (call_id) JOIN calls c USING (call_id)"
+               " ORDER BY p.sampled DESC, p.reviewed DESC, coalesce(sev.rank, 9), coalesce(sev.n, 0) DESC,"
+               " c.started_at DESC NULLS LAST, p.call_id")
+        params = self._w()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return {r["call_id"]: [k for k in ("flagged", "sampled", "reviewed") if r[k]] for r in self.rows(sql, params)}
+
+    def page_call_count(self) -> int:
+        """How many of the window's calls qualify for a page (flagged, sampled or reviewed)."""
+        return self.con.execute("SELECT count(*) FROM window_page_calls(?, ?, ?, ?, ?)", self._w()).fetchone()[0]
 
     def calls(self, call_ids: Iterable[str] | None = None) -> list[Row]:
         """The window's landed calls with their facts (only ``call_ids`` when given), newest first."""
@@ -245,39 +284,44 @@ class Reports(OutcomeReports):
         """(kind, role) of every flagged finding (severity above info) of these calls, by call:
         what the report's call list filters on."""
         out: dict[str, list[tuple[str, str]]] = {}
+        where, params = rows_of_calls(self.con, call_ids)
         for call_id, kind, role in self.con.execute(
                 "SELECT DISTINCT call_id, kind, coalesce(role, 'unknown') FROM findings"
-                " WHERE call_id IN (SELECT unnest(?)) AND severity <> 'info' ORDER BY 1, 2, 3",
-                [sorted(set(call_ids))]).fetchall():
+                f" WHERE {where} AND severity <> 'info' ORDER BY 1, 2, 3", params).fetchall():
             out.setdefault(call_id, []).append((kind, role))
         return out
 
     def utterances(self, call_ids: Iterable[str]) -> dict[str, list[Row]]:
         """These calls' utterances by call (redacted text only; utterances_raw is never read)."""
         out: dict[str, list[Row]] = {}
+        where, params = rows_of_calls(self.con, call_ids)
         for row in self.rows(
                 "SELECT call_id, idx, speaker, role, channel, start_s, end_s, text, labels, sentiment"
-                " FROM utterances WHERE call_id IN (SELECT unnest(?)) ORDER BY call_id, idx", [sorted(set(call_ids))]):
+                f" FROM utterances WHERE {where} ORDER BY call_id, idx", params):
             out.setdefault(row.pop("call_id"), []).append(row)
         return out
 
     def findings(self, call_ids: Iterable[str]) -> dict[str, list[Row]]:
         """These calls' findings by call (info included) with the latest current verdict."""
         out: dict[str, list[Row]] = {}
+        where, params = rows_of_calls(self.con, call_ids, "f")
         for row in self.rows(
                 "SELECT f.call_id, f.finding_id, f.kind, f.role, f.severity, f.score, f.rule_id, f.utterance_idx,"
                 " f.start_s, f.end_s, f.evidence,"
                 " CASE WHEN r.kind IS NOT DISTINCT FROM f.kind THEN r.verdict END AS verdict,"
                 " CASE WHEN r.kind IS NOT DISTINCT FROM f.kind THEN r.reviewer END AS reviewer"
                 " FROM findings f LEFT JOIN finding_reviews r USING (finding_id)"
-                " WHERE f.call_id IN (SELECT unnest(?)) ORDER BY f.call_id, f.start_s NULLS FIRST, f.finding_id",
-                [sorted(set(call_ids))]):
+                f" WHERE {where} ORDER BY f.call_id, f.start_s NULLS FIRST, f.finding_id", params):
             out.setdefault(row.pop("call_id"), []).append(row)
         return out
 
-    def call_breaches(self) -> dict[str, list[Row]]:
-        """The window's compliance breaches grouped by call id."""
+    def call_breaches(self, call_ids: Iterable[str] | None = None) -> dict[str, list[Row]]:
+        """The window's compliance breaches grouped by call id (of ``call_ids`` only, when given)."""
+        sql, params = self._BREACHES, self._compliance_params()
+        if call_ids is not None:
+            sql += " WHERE call_id IN (SELECT unnest(?))"
+            params.append(sorted(set(call_ids)))
         out: dict[str, list[Row]] = {}
-        for row in self.compliance_breaches():
+        for row in self.rows(sql + " ORDER BY started_at, rule, call_id", params):
             out.setdefault(row["call_id"], []).append(row)
         return out

@@ -150,10 +150,23 @@ def record_override(wh: Warehouse, call_id: str, scorecard: str, item_id: str, r
 def call_forms(con: duckdb.DuckDBPyConnection, call_id: str) -> list[Row]:
     """A call's forms, one per scorecard: the effective score and each item (detected result,
     override, evidence) in the scorecard's order."""
-    forms = _rows(con, "SELECT * FROM effective_call_scores WHERE call_id = ? ORDER BY scorecard", [call_id])
-    items = _rows(con, "SELECT * FROM effective_score_items WHERE call_id = ? ORDER BY scorecard, pos", [call_id])
-    for form in forms:
-        form["items"] = [i for i in items if i["scorecard"] == form["scorecard"]]
+    return calls_forms(con, [call_id]).get(call_id, [])
+
+
+def calls_forms(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str, list[Row]]:
+    """call_forms() of several calls in two queries, by call id (calls without a score left out)."""
+    ids = [sorted(set(call_ids))]
+    forms: dict[str, list[Row]] = {}
+    for form in _rows(con, "SELECT * FROM effective_call_scores WHERE call_id IN (SELECT unnest(?))"
+                           " ORDER BY call_id, scorecard", ids):
+        form["items"] = []
+        forms.setdefault(form["call_id"], []).append(form)
+    by_form = {(f["call_id"], f["scorecard"]): f for found in forms.values() for f in found}
+    for item in _rows(con, "SELECT * FROM effective_score_items WHERE call_id IN (SELECT unnest(?))"
+                           " ORDER BY call_id, scorecard, pos", ids):
+        form = by_form.get((item["call_id"], item["scorecard"]))
+        if form is not None:
+            form["items"].append(item)
     return forms
 
 

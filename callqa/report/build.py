@@ -26,13 +26,13 @@ from warehouse.artifacts import (Written, forget_files, record_files, recorded_f
                                  remove_recorded, replace_recorded)
 from warehouse.redaction import calls_audio
 from warehouse.reporting import Reports, Window, ensure_schema
+from warehouse.scores import calls_forms
 from warehouse.store import Warehouse, WarehouseBusy
 
 logger = logging.getLogger("callqa")
 HERE = Path(__file__).parent
 MARKER = ".callqa-report"
-WINDOW_FILE = ".callqa-report.json"  # the window and page size a rebuild after a purge reuses
-PAGE_SIZE = 500      # rows per page of the call list and the review queue
+WINDOW_FILE = ".callqa-report.json"  # the window, page size and page cap a rebuild after a purge reuses
 CHUNK = 2000         # call pages rendered from one query per child table
 TREND_WEEKS = 12     # weeks of the trend charts, ending with the window's last
 BREACH_ROWS = 200    # breaches listed on the overview (all are on the call list)
@@ -48,8 +48,9 @@ class ReportError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReportResult:
-    """What a report holds: ``calls`` in its window, ``pages`` written for them, ``flagged``
-    findings in the queue, ``files`` recorded (pages, audio, overview pages)."""
+    """What a report holds: ``calls`` in its window, ``pages`` written for them (and how many
+    calls that qualify for one got ``without_page`` under the cap), ``flagged`` findings in the
+    queue, ``files`` recorded (pages, audio, overview pages)."""
 
     out: Path
     calls: int
@@ -61,6 +62,7 @@ class ReportResult:
     pages: int = 0
     files: int = 0
     window: Window | None = None
+    without_page: int = 0
 
 
 def slug(call_id: str) -> str:
@@ -129,21 +131,32 @@ def _prepare_out(out: Path) -> None:
         write_atomic(static / name, (HERE / "static" / name).read_bytes())
 
 
-def _save_window(out: Path, window: Window, page_size: int) -> None:
-    write_atomic(out / WINDOW_FILE, json.dumps({"since": window.since.isoformat(), "until": window.until.isoformat(),
-                                                "page_size": page_size}) + "\n")
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How a report folder was built, kept in it for rebuilds after a purge: the window, rows
+    per list page, and the cap on call pages (0: none)."""
+
+    window: Window
+    page_size: int
+    max_pages: int = 0
 
 
-def _load_window(out: Path) -> tuple[Window, int]:
-    """The window and page size the report in ``out`` was built with (a folder written before
-    reports had windows: every call)."""
+def _save_layout(out: Path, layout: Layout) -> None:
+    write_atomic(out / WINDOW_FILE, json.dumps({
+        "since": layout.window.since.isoformat(), "until": layout.window.until.isoformat(),
+        "page_size": layout.page_size, "max_call_pages": layout.max_pages}) + "\n")
+
+
+def _load_layout(out: Path, settings: Settings) -> Layout:
+    """The layout the report in ``out`` was built with (a folder written before reports had
+    windows: every call; before they had caps: none)."""
     path = out / WINDOW_FILE
     if not path.is_file():
-        return Window.everything(), PAGE_SIZE
+        return Layout(Window.everything(), settings.report.page_size)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-        return (Window(date.fromisoformat(meta["since"]), date.fromisoformat(meta["until"])),
-                int(meta.get("page_size") or PAGE_SIZE))
+        return Layout(Window(date.fromisoformat(meta["since"]), date.fromisoformat(meta["until"])),
+                      int(meta.get("page_size") or settings.report.page_size), int(meta.get("max_call_pages") or 0))
     except (ValueError, KeyError, TypeError) as exc:
         raise ReportError(f"{path} is damaged ({type(exc).__name__}); run `callqa report --out {out}` again") from exc
 
@@ -225,52 +238,72 @@ def _write_paged(env: Environment, out: Path, template: str, stem: str, rows: li
     return written
 
 
-def _listing(rep: Reports, pages: Iterable[str] | None = None) -> tuple[
-        dict[str, list[str]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """(why each call gets a page, breaches by call, the rows of the call list): the call list
-    holds the window's calls with a page (``pages``; default: every call that gets one) or a
-    calling-rule breach, newest first."""
-    reasons = rep.page_calls()
-    by_call = rep.call_breaches()
-    listed = rep.calls(set(reasons if pages is None else pages) | set(by_call))
+@dataclass(slots=True)
+class Listing:
+    """The call list: its rows (the window's calls with a page, and those with a calling-rule
+    breach: the newest ``max_rows`` of those without a page, when more), newest first; the
+    breaches of the listed calls; how many calls have a breach and no page in all."""
+
+    rows: list[dict[str, Any]]
+    by_call: dict[str, list[dict[str, Any]]]
+    breach_only_total: int
+
+    @property
+    def breach_only_listed(self) -> int:
+        return sum(row["call_id"] in self.by_call and not row.get("page") for row in self.rows)
+
+
+def _listing(rep: Reports, reasons: dict[str, list[str]], pages: Iterable[str], max_rows: int = 0) -> Listing:
+    """The call list of the calls with a page here (``pages``) and up to ``max_rows`` (0: all)
+    calls with a breach and no page; ``reasons`` says why a call qualifies for a page."""
+    pages = set(pages)
+    breach_only, breach_only_total = rep.breach_calls(without=pages, limit=max_rows or None)
+    listed = rep.calls(pages | set(breach_only))
+    by_call = rep.call_breaches(row["call_id"] for row in listed)
     kinds = rep.flag_kinds(row["call_id"] for row in listed)
     for row in listed:
         row["why"] = [WHY[k] for k in reasons.get(row["call_id"], [])] + (
             [WHY["rules"]] if row["call_id"] in by_call else [])
         row["flag_kinds"] = sorted({k for k, _ in kinds.get(row["call_id"], [])})
         row["flag_roles"] = [f"{k}:{r}" for k, r in kinds.get(row["call_id"], [])]
-    return reasons, by_call, listed
+    return Listing(listed, by_call, breach_only_total)
 
 
 def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str, Any], pages: dict[str, str],
-                    page_size: int, listing: tuple | None = None) -> tuple[list[Written], int, dict[str, Any]]:
+                    layout: Layout, listing: Listing | None = None,
+                    qualifying: int | None = None) -> tuple[list[Written], int, dict[str, Any]]:
     """Write index.html, queue-N.html and calls-N.html. ``pages`` maps call id to its page's
-    href (relative to calls/): the queue and the call list link to the calls that have a page
+    href (relative to calls/): the queue and the call list hold the calls that have a page
     here; other calls of the call list (breaches only) and breaches of failed calls are listed
-    without a link. Returns (the files written, the number of flagged findings queued, the KPIs)."""
-    _, by_call, listed = listing or _listing(rep, pages)
-    flagged = [row for row in rep.flagged() if row["call_id"] in pages]
+    without a link; ``qualifying``: how many calls qualify for a page (counted when not given),
+    those without one are counted on the overview. Returns (the files written, the number of
+    flagged findings queued, the KPIs)."""
+    listing = listing or _listing(rep, rep.page_calls(), pages, layout.max_pages)
+    by_call, listed = listing.by_call, listing.rows
+    qualifying = rep.page_call_count() if qualifying is None else qualifying
+    flagged = rep.flagged(pages)
     for row in flagged:
         row["page"] = pages[row["call_id"]]
         row["anchor"] = row["finding_id"].rsplit("#", 1)[-1]
-    breaches = rep.compliance_breaches()
-    for row in breaches:
+    shown = rep.compliance_breaches(BREACH_ROWS)
+    for row in shown:
         row["page"] = pages.get(row["call_id"])
     for row in listed:
         row["page"] = pages.get(row["call_id"])
     kpis = rep.kpis()
-    shown = breaches[:BREACH_ROWS]
     index = out / "index.html"
     write_atomic(index, env.get_template("index.html").render(
-        page="overview", root="", kpis=kpis, breaches=shown, breaches_total=len(breaches),
+        page="overview", root="", kpis=kpis, breaches=shown, breaches_total=kpis["breaches"],
         precision=rep.precision(), missed=rep.missed(), unflagged_reviewed=rep.unflagged_reviewed(),
         weekly=rep.collector_stats("week"), trend=rep.abuse_trend(), **_overview_charts(rep),
-        **outcomes_section(rep, pages), **common))
+        **outcomes_section(rep, pages), qualifying=qualifying, without_page=max(0, qualifying - len(pages)),
+        max_pages=layout.max_pages, breach_calls_listed=listing.breach_only_listed,
+        breach_calls_unlisted=listing.breach_only_total - listing.breach_only_listed, **common))
     written: list[Written] = [(index, "overview", None)]
     written += [(index, "overview", cid) for cid in sorted({b["call_id"] for b in shown if not b["page"]})]
-    written += _write_paged(env, out, "queue.html", "queue", flagged, page_size,
+    written += _write_paged(env, out, "queue.html", "queue", flagged, layout.page_size,
                             {"page": "queue", "root": "", **common})
-    written += _write_paged(env, out, "calls.html", "calls", listed, page_size,
+    written += _write_paged(env, out, "calls.html", "calls", listed, layout.page_size,
                             {"page": "calls", "root": "", "by_call": by_call, **common})
     written += scorecards.write_scores_page(rep, env, out, common, pages)
     return written, len(flagged), kpis
@@ -293,25 +326,35 @@ def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
 
 
 def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: bool = True,
-                 window: Window | None = None, page_size: int = PAGE_SIZE) -> ReportResult:
+                 window: Window | None = None, page_size: int | None = None,
+                 max_pages: int | None = None) -> ReportResult:
     """Write the report for ``db`` into ``out`` (read-only on the database; the files written
     are then recorded in it for purges).
 
     Args:
-        settings: ``[compliance]`` gives the calling hours, caps and default timezone.
+        settings: ``[compliance]`` gives the calling hours, caps and default timezone,
+            ``[report]`` the defaults of the arguments below.
         audio: write each page's recording next to it with its masked spans toned out (never
             the original file); False: pages without players.
-        window: the calls reported on (default: the last 7 days in the default timezone,
-            ending today). Only its flagged, sampled and reviewed calls get a page.
+        window: the calls reported on (default: the last ``report.days`` days in the default
+            timezone, ending today). Only its flagged, sampled and reviewed calls get a page.
         page_size: rows per page of the call list and the review queue.
+        max_pages: call pages at most (0: no cap): sampled calls first, then reviewed, then
+            flagged calls by their most severe finding (``Reports.page_calls``). The others
+            are counted on the overview, not listed.
     """
     t0 = time.perf_counter()
     out = Path(out)
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
-    if page_size < 1:
+    layout = Layout(window or Window.last_days(settings.report.days, settings.compliance.default_timezone),
+                    settings.report.page_size if page_size is None else page_size,
+                    settings.report.max_call_pages if max_pages is None else max_pages)
+    if layout.page_size < 1:
         raise ReportError("page size must be at least 1")
-    window = window or Window.last_days(7, settings.compliance.default_timezone)
+    if layout.max_pages < 0:
+        raise ReportError("the cap on call pages must be 0 (none) or more")
+    window = layout.window
     _prepare_out(out)
     out = out.resolve()
     env = environment()
@@ -322,12 +365,13 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
     with Warehouse(db, read_only=True) as wh:
         earlier_audio = {path for path, _, _ in recorded_files(wh, out, kinds=["audio"])}
     with Reports(db, settings.compliance, window) as rep:
-        scorecards.install(env, rep)  # call pages show the call's forms
         common = _common(db, settings, rep)
-        reasons, by_call, listed = _listing(rep)
-        for chunk in _batches([c for c in listed if c["call_id"] in reasons], CHUNK):
+        reasons = rep.page_calls(layout.max_pages or None)
+        listing = _listing(rep, reasons, reasons, layout.max_pages)
+        by_call = listing.by_call
+        for chunk in _batches([c for c in listing.rows if c["call_id"] in reasons], CHUNK):
             ids = [c["call_id"] for c in chunk]
-            utterances, findings_by_call = rep.utterances(ids), rep.findings(ids)
+            utterances, findings_by_call, forms = rep.utterances(ids), rep.findings(ids), calls_forms(rep.con, ids)
             recordings = calls_audio(rep.con, ids) if audio else {}
             for call in chunk:
                 call_id = call["call_id"]
@@ -356,19 +400,21 @@ def build_report(db: str | Path, out: str | Path, settings: Settings, *, audio: 
                 page = out / "calls" / f"{name}.html"
                 write_atomic(page, env.get_template("call.html").render(
                     page="call", root="../", call=call, audio=copy, findings=findings, marks=marks,
-                    utterances=utterances.get(call_id, []), breaches=by_call.get(call_id, []), **common))
+                    utterances=utterances.get(call_id, []), breaches=by_call.get(call_id, []),
+                    forms=forms.get(call_id, []), **common))
                 written.append((page, "page", call_id))
                 pages[call_id] = page_href(call_id)
-        overview, flagged, kpis = _write_overview(rep, env, out, common, pages, page_size,
-                                                  (reasons, by_call, listed))
-    _save_window(out, window, page_size)
+        qualifying = rep.page_call_count()
+        overview, flagged, kpis = _write_overview(rep, env, out, common, pages, layout, listing, qualifying)
+    _save_layout(out, layout)
     _register(db, out, written + overview, full=True)
     seconds = time.perf_counter() - t0
     files = len({path for path, _, _ in written + overview})
-    logger.info("report %s: %d call(s), %d page(s), %d flagged finding(s), %d file(s) in %.2f s",
-                window, kpis["calls"], len(pages), flagged, files, seconds)
+    logger.info("report %s: %d call(s), %d page(s) (%d more qualify, over the cap), %d flagged finding(s),"
+                " %d file(s) in %.2f s", window, kpis["calls"], len(pages), qualifying - len(pages), flagged, files, seconds)
     return ReportResult(out, kpis["calls"], flagged, audio_ok, audio_missing, seconds, audio_changed,
-                        pages=len(pages), files=files, window=window)
+                        pages=len(pages), files=files, window=window,
+                        without_page=max(0, qualifying - len(pages)))
 
 
 def rebuild_overview(db: str | Path, out: str | Path, settings: Settings) -> list[Path]:
@@ -385,13 +431,13 @@ def rebuild_overview(db: str | Path, out: str | Path, settings: Settings) -> lis
         raise ReportError(f"{out} is not a callqa report folder")
     if not Path(db).is_file():
         raise ReportError(f"database {db} does not exist")
-    window, page_size = _load_window(out)
+    layout = _load_layout(out, settings)
     ensure_schema(db)
     with Warehouse(db, read_only=True) as wh:
         pages = {cid: quote(path.name) for path, _, cid in recorded_files(wh, out, kinds=["page"])}
         before = {path for path, _, _ in recorded_files(wh, out, kinds=["overview"])}
-    with Reports(db, settings.compliance, window) as rep:
-        written, _, _ = _write_overview(rep, environment(), out, _common(db, settings, rep), pages, page_size)
+    with Reports(db, settings.compliance, layout.window) as rep:
+        written, _, _ = _write_overview(rep, environment(), out, _common(db, settings, rep), pages, layout)
     now = {path for path, _, _ in written}
     _register(db, out, written, full=False, stale=before - now)
     return sorted(now)

@@ -2,8 +2,8 @@
 per collector, weekly trend, the lowest-scoring calls) and each call's form on its page
 (``templates/_scorecard.html``). Scores are the effective ones: reviewers' overrides applied.
 
-build.py calls ``install`` once (call pages then render their forms) and ``write_scores_page``
-with the other overview pages (so a purge rebuilds it too).
+build.py reads the forms of each chunk of call pages with ``warehouse.scores.calls_forms`` and
+calls ``write_scores_page`` with the other overview pages (so a purge rebuilds it too).
 """
 from __future__ import annotations
 
@@ -15,15 +15,10 @@ from jinja2 import Environment
 from callqa.report import charts
 from core.files import write_atomic
 from warehouse.reporting import Reports
-from warehouse.scores import call_forms, collector_scores, lowest_scores, score_summary, weekly_scores
+from warehouse.scores import collector_scores, lowest_scores, score_summary, weekly_scores
 
 BUCKETS = [f"{10 * k}–{10 * k + 9}" for k in range(9)] + ["90–100"]
 LOWEST = 50  # calls listed on scores.html
-
-
-def install(env: Environment, rep: Reports) -> None:
-    """Let the call pages show each call's forms (the partial calls ``call_forms(call_id)``)."""
-    env.globals["call_forms"] = lambda call_id: call_forms(rep.con, call_id)
 
 
 def _week_label(value: Any) -> str:
