@@ -4,7 +4,7 @@ Kinds, not rows: dares and threats as questions, violence verbs, insults at coll
 trade, humiliation without a swear word, dialect and ASR-spelled insults, disclosure to kin
 named in dialect; and the negatives that must stay clean (service complaints, swearing as
 emphasis, quoting, self-deprecation, lawful process). The sentences below are not rows of
-evaldata/dev7 or dev8 (those are checked as whole sets at the end).
+evaldata/dev7, dev8 or dev9 (those are checked as whole sets at the end).
 """
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def labels(role: str, text: str) -> set[str]:
     ("customer", "你住哪我迟早会查到你住哪"),
     ("collector", "我们叫几个兄弟去你家坐坐"),
     ("collector", "你再不还,我让你在单位混不下去"),
+    ("collector", "你也不希望你爸妈出点什么意外吧"),
+    ("collector", "我们有的是办法整你"),
+    ("collector", "我们会让你在你们村出大名"),
+    ("collector", "再拖着我们就去找你们领导聊聊"),
 ])
 def test_dares_and_violence_are_threats(role, text):
     assert "threat" in labels(role, text), text
@@ -53,6 +57,9 @@ def test_dares_and_violence_are_threats(role, text):
     ("customer", "傻x别打了"),
     ("customer", "你神经并啊"),
     ("customer", "你一个小职员拽什么拽"),
+    ("customer", "你们就是欠骂"),
+    ("customer", "一帮狐假虎威的东西"),
+    ("collector", "你妈怎么教出你这种货色"),
 ])
 def test_trade_insults_humiliation_and_dialect_are_abuse(role, text):
     assert "abuse" in labels(role, text), text
@@ -83,6 +90,9 @@ def test_disclosure_to_kin_and_groups(role, text, expected):
     ("customer", "我在后厨砍排骨呢,等下打给你"),
     ("customer", "滚动利息怎么算"),
     ("customer", "你是不是骗子,我怎么知道你是银行的"),
+    ("collector", "您好,我找您妻子,麻烦请她回个电话"),
+    ("collector", "您实在不行可以找您朋友借一点先还上"),
+    ("collector", "你这个人怎么说不通呢"),
 ])
 def test_hard_negatives_stay_clean(role, text):
     assert not MISCONDUCT & labels(role, text), text
@@ -112,7 +122,8 @@ def test_sentiment_cues(text, sentiment):
     assert annotate_row(role, text)[1] == sentiment, text
 
 
-@pytest.mark.parametrize("name,floor", [("dev7_utterances.jsonl", 0.95), ("dev8_utterances.jsonl", 0.95)])
+@pytest.mark.parametrize("name,floor", [("dev7_utterances.jsonl", 0.95), ("dev8_utterances.jsonl", 0.95),
+                                        ("dev9_utterances.jsonl", 0.95)])
 def test_dev7_dev8_sets(name, floor):
     # written for this work (first passes in analysis/README.md); floors slightly below the figures
     res = evaluate_rows(load_rows(EVALDATA / name))
