@@ -131,3 +131,17 @@ def test_dev7_dev8_sets(name, floor):
         assert res["labels"][label]["f1"] >= floor, (label, res["labels"][label], res["errors"])
     assert res["labels"]["abuse"]["precision"] == 1.0, res["errors"]
     assert res["sentiment_accuracy"] >= 0.94, res["errors"]
+
+
+def test_blind6_does_not_fall_below_its_measured_figures():
+    # blind6 (366 rows, writer "blind") was measured once before and once after this work and
+    # NOT tuned on (analysis/README.md, "Measured: unseen wording"). These floors sit a little
+    # under the after figures so that later changes cannot quietly lose what was measured;
+    # raising them needs a new blind set, not edits aimed at blind6's rows.
+    res = evaluate_rows(load_rows(EVALDATA / "blind6_utterances.jsonl"))
+    assert res["n"] == 366
+    floors = {"abuse": 0.78, "threat": 0.73, "privacy": 0.84, "pii": 0.99}
+    for label, f1 in floors.items():
+        assert res["labels"][label]["f1"] >= f1, (label, res["labels"][label])
+    assert res["labels"]["threat"]["precision"] >= 0.99
+    assert res["sentiment_accuracy"] >= 0.75
