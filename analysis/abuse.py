@@ -1,10 +1,13 @@
 """Abuse (insults, profanity, humiliation): rule pack `rules/abuse.yaml` + classifier.
 
 Strong rules fire alone; `weak` rules need the COLD-trained classifier to agree; the
-classifier alone fires only when very confident and no threat rule matched.
+classifier alone fires only when very confident, no threat rule matched and none of the
+pack's `model.alone_unless` patterns (complaints about a service, quoting an insult, asking
+whether the caller is a scam) is in the utterance.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from analysis.features import load_model
@@ -19,7 +22,16 @@ def _setup(rules: RulePack | None = None):
     cfg = p.data.get("model", {})
     weak = {spec["id"] for spec in p.data["rules"] if spec.get("weak")}
     return p, weak, load_model(cfg.get("name", "abuse_cold_lr")), \
-        float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95))
+        float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95)), _alone_unless(p)
+
+
+def _alone_unless(p: RulePack) -> re.Pattern[str] | None:
+    """`model.alone_unless` (regexes, {SLOT}s allowed) as one regex, None when absent."""
+    pats = (p.data.get("model") or {}).get("alone_unless") or []
+    if isinstance(pats, str):
+        pats = [pats]
+    expanded = [re.sub(r"\{([A-Z][A-Z0-9_]*)\}", lambda m: f"(?:{p.slots[m.group(1)]})", x) for x in pats]
+    return re.compile("|".join(f"(?:{x})" for x in expanded)) if expanded else None
 
 
 def model_proba(norm: str) -> float | None:
@@ -30,7 +42,7 @@ def model_proba(norm: str) -> float | None:
 
 def detect(norm: str, role: str, threat_found: bool = False, rules: RulePack | None = None) -> list[Hit]:
     """Abuse hits in a normalised utterance said by `role` (``rules``: a replacement pack)."""
-    p, weak, model, weak_t, alone_t = _setup(rules)
+    p, weak, model, weak_t, alone_t, unless = _setup(rules)
     hits = p.hits(norm, role)
     strong = [h for h in hits if h.rule_id not in weak]
     if strong:
@@ -41,7 +53,7 @@ def detect(norm: str, role: str, threat_found: bool = False, rules: RulePack | N
     if hits and prob >= weak_t:
         h = hits[0]
         return [Hit(h.rule_id, h.label, round(max(h.score, prob), 3), h.severity, h.start, h.end)]
-    if prob >= alone_t and not threat_found and len(norm) >= 4:
+    if prob >= alone_t and not threat_found and len(norm) >= 4 and not (unless and unless.search(norm)):
         rule = p.rules[0]
         return [Hit(MODEL_RULE, "abuse", round(prob, 3), rule.severity_for(role), 0, len(norm))]
     return []
