@@ -122,7 +122,7 @@ def test_placeholders_match_the_redaction_masks():
     from analysis.pii import MASKS
 
     assert {m for m in MASKS.values() if re.fullmatch(PLACEHOLDERS, m)} == set(MASKS.values())
-    assert not re.search(PLACEHOLDERS, "[姓名] 尾号3456 *")
+    assert not re.search(PLACEHOLDERS, "[备注] 尾号 *")
 
 
 # -- the warehouse read function --------------------------------------------------------------

@@ -13,7 +13,7 @@ import duckdb
 MASKED_WORD = "*"
 # analysis.pii.MASKS as one regular expression (warehouse/ may not import analysis/;
 # tests/test_safety_audio.py checks that the two agree).
-PLACEHOLDERS = r"\[(身份证|卡号|电话|号码)\]"
+PLACEHOLDERS = r"\[(身份证|卡号|电话|号码|尾号|姓名|地址|单位)\]"
 
 Span = tuple[float, float]
 
