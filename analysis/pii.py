@@ -152,10 +152,19 @@ def pii_matches(text: str) -> list[tuple[int, int, str, float]]:
     return out
 
 
-def partial_spans(text: str) -> list[tuple[int, int]]:
+def asks_for_partial(text: str) -> bool:
+    """Whether `text` names a partial number (请报一下身份证后四位, 尾号3456的卡): the other
+    side's next turn may answer with the digits alone."""
+    return bool(text) and bool(_config()["_partial_ctx"].search(text))
+
+
+def partial_spans(text: str, asked: bool = False) -> list[tuple[int, int]]:
     """(start, end) of partial numbers: the digits after 尾号/后四位/末六位... (Arabic or spoken,
     any length, a final X kept), and an utterance that is nothing but a short digit-by-digit
-    number (the answer to "后四位是?" in its own turn)."""
+    number (the answer to "后四位是?" in its own turn). With `asked` (the other side's turn
+    just before asked for a partial number: `asks_for_partial`) every digit-by-digit run of
+    ``partial_alone_min``..``partial_alone_max`` digits that is not an amount is one too, so an
+    answer ASR garbled (厚肆卫视三八一二 for 后四位是三八一二) is still masked."""
     cfg = _config()
     out = []
     runs = digit_view(text)
@@ -163,7 +172,10 @@ def partial_spans(text: str) -> list[tuple[int, int]]:
         s, e = offs[0], offs[-1] + 1
         if e < len(text) and text[e] in "Xx":
             e += 1
-        if cfg["_partial_before"].search(text[max(0, s - 12):s]) and not cfg["_amount_after"].match(text[e:e + 3]):
+        if cfg["_amount_after"].match(text[e:e + 3]):
+            continue
+        if cfg["_partial_before"].search(text[max(0, s - 12):s]) \
+                or (asked and cfg["partial_alone_min"] <= len(digits) <= cfg["partial_alone_max"]):
             out.append((s, e))
     if len(runs) == 1:
         digits, offs, _ = runs[0]
@@ -175,7 +187,8 @@ def partial_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def redaction_spans(text: str, kinds: frozenset[str] | set[str] | None = None) -> list[tuple[int, int, str]]:
+def redaction_spans(text: str, kinds: frozenset[str] | set[str] | None = None,
+                    asked: bool = False) -> list[tuple[int, int, str]]:
     """What is masked at rest, as (start, end, kind), sorted, not overlapping.
 
     Every PII span, plus any other long digit run (kind ``number``): ASR drops and invents
@@ -183,7 +196,8 @@ def redaction_spans(text: str, kinds: frozenset[str] | set[str] | None = None) -
     but is still personal data; runs of at least ``redact_unclassified_min_digits`` digits
     that are not amounts are masked as [号码]. Then partial numbers (``partial_id``), personal
     names (``name``), street addresses (``address``) and named employers (``employer``).
-    `kinds` limits the kinds masked (default: `redact_kinds` of rules/pii.yaml).
+    `kinds` limits the kinds masked (default: `redact_kinds` of rules/pii.yaml); `asked`: the
+    turn before asked for a partial number (see `partial_spans`).
     """
     cfg = _config()
     kinds = cfg["_redact_kinds"] if kinds is None else frozenset(kinds)
@@ -199,7 +213,7 @@ def redaction_spans(text: str, kinds: frozenset[str] | set[str] | None = None) -
                 continue
             spans.append((s, e, "number"))
     if "partial_id" in kinds:
-        spans += [(s, e, "partial_id") for s, e in partial_spans(text)]
+        spans += [(s, e, "partial_id") for s, e in partial_spans(text, asked)]
     if kinds & {"name", "address", "employer"}:
         from analysis import personal  # the segmenter loads on first use only
 
@@ -227,10 +241,15 @@ def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return out
 
 
-def redact(text: str, kinds: frozenset[str] | set[str] | None = None) -> str:
+def redact(text: str, kinds: frozenset[str] | set[str] | None = None, asked: bool = False) -> str:
     """`text` with every span of `redaction_spans` replaced by its placeholder: [身份证], [卡号],
     [电话], [号码], [尾号], [姓名], [地址] or [单位]."""
-    spans = redaction_spans(text, kinds)
+    return apply_masks(text, redaction_spans(text, kinds, asked))
+
+
+def apply_masks(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, kind) of `spans` (sorted, not overlapping) replaced by
+    the kind's placeholder."""
     if not spans:
         return text
     parts = []

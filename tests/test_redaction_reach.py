@@ -188,3 +188,42 @@ def test_landed_call_is_masked_in_the_warehouse_report_and_export(tmp_path, test
     assert "后四位是[尾号]。" in exported and vtt
     for clear in ("三八一二", "刘伟", "李军"):
         assert all(clear not in t for t in exported) and clear not in vtt
+
+
+def test_an_answer_to_a_partial_number_request_is_masked_even_garbled():
+    """Whisper base heard the customer of dev_call_01 say 厚肆卫视三八一二 (后四位是三八一二):
+    no partial context is left in the text, the question before it has one."""
+    def utt(speaker, start, text):
+        words = [Word(start + 0.1 * k, start + 0.1 * (k + 1), ch, 0.9) for k, ch in enumerate(text)]
+        return Utterance(speaker, "customer" if speaker == "ch1" else "collector", start, start + 0.1 * len(text),
+                         text, words, channel=int(speaker[-1]))
+
+    asked = [utt("ch0", 13.1, "为了保障您的账户安全,麻烦您抱一下身份正好嘛的后四位。"), utt("ch1", 19.2, "厚肆卫视三八一二,")]
+    redact_utterances(asked, keep_raw=False)
+    assert asked[1].text == "厚肆卫视[尾号]," and [w.text for w in asked[1].words].count("*") == 4
+    assert redact("厚肆卫视三八一二,") == "厚肆卫视三八一二,"  # alone, nothing says it is a partial number
+    not_asked = [utt("ch0", 1.0, "您本期欠款两千三百元。"), utt("ch1", 3.0, "我下个月还3000块,然后再还四五八。")]
+    redact_utterances(not_asked, keep_raw=False)
+    assert not_asked[1].text == "我下个月还3000块,然后再还四五八。"
+    same_speaker = [utt("ch1", 1.0, "我尾号是多少来着。"), utt("ch1", 3.0, "好像是四五八。")]
+    redact_utterances(same_speaker, keep_raw=False)
+    assert same_speaker[1].text == "好像是四五八。"
+
+
+@pytest.mark.slow
+def test_whisper_transcribed_call_lands_without_the_tail_digits_or_names(tmp_path, sample_calls, cfg, transcriber):
+    from flows.recording import process_recording
+
+    wav = sample_calls / "dev_call_01.stereo.wav"
+    call = Call("dev_call_01", str(wav), sha256_file(wav), wav.stat().st_size, channel_roles=("collector", "customer"))
+    pc = process_recording(call, cfg)
+    db = tmp_path / "w.duckdb"
+    with Warehouse(db) as wh:
+        wh.land([pc], [], wh.start_run("x", {}))
+        texts = [r[0] for r in wh.con.execute("SELECT text FROM utterances ORDER BY start_s").fetchall()]
+        spans = masked_spans(wh.con, "dev_call_01")
+    stored = "\n".join(texts)
+    assert "[尾号]" in stored and stored.count("[姓名]") >= 3
+    for clear in ("三八一二", "3812", "刘伟", "小陈", "刘先生"):
+        assert clear not in stored
+    assert any(s >= 19.0 and e <= 21.2 for s, e in spans)  # the digits' own words, toned out
