@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis import analyze_call, disposition, redaction_spans
+from analysis import analyze_call, disposition, redact, redaction_spans
 from analysis.pii import apply_masks, asks_for_partial
 from analysis.roles import apply_roles, assign_roles
 from analysis.rules import catalog as rules_catalog
@@ -132,7 +132,13 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     findings = analyze_call(transcript.utterances, local_start(call),
                             catalog=rules_catalog(settings.analysis.rules_dirs), metrics=metrics, duration=audio.duration)
     reached = disposition(transcript.utterances, findings)
+    texts = [u.text for u in transcript.utterances]
     raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
+    for f in findings:  # evidence redacted like its utterance (an answer to 后四位? needs the turn before)
+        i = f.utterance_index
+        if i is not None and 0 <= i < len(texts) and f.evidence != transcript.utterances[i].text \
+                and f.evidence == redact(texts[i]):
+            f.evidence = transcript.utterances[i].text
     timings["analysis"] = time.perf_counter() - t1
     result = ProcessedCall(
         call=call, duration=round(audio.duration, 3), channels=audio.channels, source_rate=audio.source_rate,
