@@ -8,6 +8,8 @@ False positives are masked characters outside every gold span, counted as spans:
 run of them is one, attributed to the kind the redaction gave it. Precision per kind is
 found / (found + false positives of that kind); ``all`` pools every kind. ``--show`` lists each
 miss and false positive with its row id (evaluation data only; nothing is logged).
+Gold kinds named otherwise by other writers are read as ours (`KIND_ALIASES`: id -> id_card,
+card -> bank_card, id_partial -> partial_id).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 from analysis.pii import redaction_spans
+
+KIND_ALIASES = {"id": "id_card", "card": "bank_card", "id_partial": "partial_id"}
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -49,7 +53,7 @@ def score_rows(rows: list[dict]) -> tuple[Counter, Counter, Counter, list[tuple[
                 masked_kind[i] = kind
         in_gold = set()
         for span in row.get("spans", []):
-            s, e, kind = span["start"], span["end"], span["kind"]
+            s, e, kind = span["start"], span["end"], KIND_ALIASES.get(span["kind"], span["kind"])
             in_gold.update(range(s, e))
             gold[kind] += 1
             if all(i in masked_kind for i in range(s, e)):
