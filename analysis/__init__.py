@@ -8,7 +8,7 @@ Public API (used by the flow and `callqa analyze-text`):
     disposition(utterances, findings) -> right_party | third_party | wrong_number | no_answer | unknown
     parse_promise(text, started_at) -> Promise(amount, due)
     LABELS (misconduct, PII, steps) and OUTCOME_LABELS (promise_to_pay ... wrong_party)
-    redact(text) -> text with [身份证] [卡号] [电话] (and [号码] for other long numbers)
+    redact(text) -> text with [身份证] [卡号] [电话] [号码] [尾号] [姓名] [地址] [单位]
     pii_spans(text) -> [(start, end, kind)]       (what the `pii` label means)
     redaction_spans(text) -> [(start, end, kind)] (what is masked at rest)
 """

@@ -1,10 +1,13 @@
-"""Personal data in one utterance: full ID numbers, bank cards, phone numbers.
+"""Personal data in one utterance: full ID numbers, bank cards, phone numbers (the `pii`
+label), and for redaction at rest also partial numbers, names, addresses and employers.
 
 Works on `normalize.digit_view` of the ORIGINAL text, so spans are offsets into the text
 as given and `redact` can replace them there. Numbers may be Arabic or spoken Chinese
 digits (幺=1, 两=2, 零/〇=0), with spaces or commas between groups; leading zeros are kept.
-Partial numbers (尾号3456, 后四位) and amounts of money are too short to match anything.
-Context words and thresholds live in `rules/pii.yaml`.
+Partial numbers (尾号3456, 后四位) and amounts of money are never `pii` (LABELS.md); partial
+numbers are masked at rest as ``partial_id`` (`partial_spans`). Names, addresses and employers
+come from analysis.personal (a segmenter). Context words, thresholds and the kinds that are
+masked (`redact_kinds`) live in `rules/pii.yaml`.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ from analysis.normalize import digit_view
 from analysis.rules import load_yaml
 
 KINDS = ("id_card", "bank_card", "phone")
-MASKS = {"id_card": "[身份证]", "bank_card": "[卡号]", "phone": "[电话]", "number": "[号码]"}
+MASKS = {"id_card": "[身份证]", "bank_card": "[卡号]", "phone": "[电话]", "number": "[号码]",
+         "partial_id": "[尾号]", "name": "[姓名]", "address": "[地址]", "employer": "[单位]"}
+REDACTION_KINDS = tuple(MASKS)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -29,7 +34,18 @@ def _config() -> dict:
     cfg["_phone_ctx"] = re.compile(cfg["phone_context"])
     cfg["_partial_ctx"] = re.compile(cfg["partial_context"])
     cfg["_amount_after"] = re.compile(cfg["amount_after"])
+    cfg["_partial_before"] = re.compile(f"(?:{cfg['partial_context']}){cfg['partial_joiners']}$")
+    cfg["_alone_fillers"] = re.compile(f"^{cfg['partial_alone_fillers']}$")
+    unknown = set(cfg["redact_kinds"]) - set(MASKS)
+    if unknown:
+        raise ValueError(f"pii.yaml: redact_kinds: unknown kind(s) {', '.join(sorted(unknown))}")
+    cfg["_redact_kinds"] = frozenset(cfg["redact_kinds"])
     return cfg
+
+
+def redact_kinds() -> frozenset[str]:
+    """The kinds masked at rest by default (`redact_kinds` in rules/pii.yaml)."""
+    return _config()["_redact_kinds"]
 
 
 def id_checksum_ok(num: str) -> bool:
@@ -136,28 +152,104 @@ def pii_matches(text: str) -> list[tuple[int, int, str, float]]:
     return out
 
 
-def redaction_spans(text: str) -> list[tuple[int, int, str]]:
-    """What is masked at rest: every PII span, plus any other long digit run (kind ``number``).
+def asks_for_partial(text: str) -> bool:
+    """Whether `text` names a partial number (请报一下身份证后四位, 尾号3456的卡): the other
+    side's next turn may answer with the digits alone."""
+    return bool(text) and bool(_config()["_partial_ctx"].search(text))
 
-    ASR drops and invents digits, so a misheard phone number (10 digits, say) is not `pii` by
-    the label's definition but is still personal data; runs of at least
-    ``redact_unclassified_min_digits`` digits that are not amounts are masked as [号码].
-    """
-    spans = pii_spans(text)
+
+def partial_spans(text: str, asked: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of partial numbers: the digits after 尾号/后四位/末六位... (Arabic or spoken,
+    any length, a final X kept), and an utterance that is nothing but a short digit-by-digit
+    number (the answer to "后四位是?" in its own turn). With `asked` (the other side's turn
+    just before asked for a partial number: `asks_for_partial`) every digit-by-digit run of
+    ``partial_alone_min``..``partial_alone_max`` digits that is not an amount is one too, so an
+    answer ASR garbled (厚肆卫视三八一二 for 后四位是三八一二) is still masked."""
     cfg = _config()
-    for digits, offs, _ in digit_view(text):
-        if len(digits) < cfg["redact_unclassified_min_digits"]:
-            continue
+    out = []
+    runs = digit_view(text)
+    for digits, offs, _ in runs:
         s, e = offs[0], offs[-1] + 1
-        if cfg["_amount_after"].match(text[e:e + 3]) or any(a < e and s < b for a, b, _ in spans):
+        if e < len(text) and text[e] in "Xx":
+            e += 1
+        if cfg["_amount_after"].match(text[e:e + 3]):
             continue
-        spans.append((s, e, "number"))
-    return sorted(spans)
+        if cfg["_partial_before"].search(text[max(0, s - 12):s]) \
+                or (asked and cfg["partial_alone_min"] <= len(digits) <= cfg["partial_alone_max"]):
+            out.append((s, e))
+    if len(runs) == 1:
+        digits, offs, _ = runs[0]
+        s, e = offs[0], offs[-1] + 1
+        if cfg["partial_alone_min"] <= len(digits) <= cfg["partial_alone_max"] \
+                and cfg["_alone_fillers"].match(text[:s]) and cfg["_alone_fillers"].match(text[e:]) \
+                and not any(ch in "十百千万" for ch in text[s:e]):
+            out.append((s, e))
+    return out
 
 
-def redact(text: str) -> str:
-    """`text` with every span of `redaction_spans` replaced by [身份证], [卡号], [电话] or [号码]."""
-    spans = redaction_spans(text)
+def redaction_spans(text: str, kinds: frozenset[str] | set[str] | None = None,
+                    asked: bool = False) -> list[tuple[int, int, str]]:
+    """What is masked at rest, as (start, end, kind), sorted, not overlapping.
+
+    Every PII span, plus any other long digit run (kind ``number``): ASR drops and invents
+    digits, so a misheard phone number (10 digits, say) is not `pii` by the label's definition
+    but is still personal data; runs of at least ``redact_unclassified_min_digits`` digits
+    that are not amounts are masked as [号码]. Then partial numbers (``partial_id``), personal
+    names (``name``), street addresses (``address``) and named employers (``employer``).
+    `kinds` limits the kinds masked (default: `redact_kinds` of rules/pii.yaml); `asked`: the
+    turn before asked for a partial number (see `partial_spans`).
+    """
+    cfg = _config()
+    kinds = cfg["_redact_kinds"] if kinds is None else frozenset(kinds)
+    if not text:
+        return []
+    spans = [sp for sp in pii_spans(text) if sp[2] in kinds]
+    if "number" in kinds:
+        for digits, offs, _ in digit_view(text):
+            if len(digits) < cfg["redact_unclassified_min_digits"]:
+                continue
+            s, e = offs[0], offs[-1] + 1
+            if cfg["_amount_after"].match(text[e:e + 3]) or any(a < e and s < b for a, b, _ in spans):
+                continue
+            spans.append((s, e, "number"))
+    if "partial_id" in kinds:
+        spans += [(s, e, "partial_id") for s, e in partial_spans(text, asked)]
+    if kinds & {"name", "address", "employer"}:
+        from analysis import personal  # the segmenter loads on first use only
+
+        toks = personal.tokens(text)
+        if "address" in kinds:
+            spans += [(s, e, "address") for s, e in personal.address_spans(text, toks)]
+        if "name" in kinds:
+            spans += [(s, e, "name") for s, e in personal.name_spans(text, toks)]
+        if "employer" in kinds:
+            spans += [(s, e, "employer") for s, e in personal.employer_spans(text, toks)]
+    return _without_overlaps(spans)
+
+
+def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Spans sorted by start; one that overlaps an earlier (first found: numbers first) span
+    is merged into it, so every masked character stays masked and placeholders never nest."""
+    order = {kind: i for i, kind in enumerate(REDACTION_KINDS)}
+    out: list[tuple[int, int, str]] = []
+    for s, e, kind in sorted(spans, key=lambda sp: (sp[0], -sp[1], order[sp[2]])):
+        if out and s < out[-1][1]:
+            ps, pe, pk = out[-1]
+            out[-1] = (ps, max(pe, e), pk)
+        else:
+            out.append((s, e, kind))
+    return out
+
+
+def redact(text: str, kinds: frozenset[str] | set[str] | None = None, asked: bool = False) -> str:
+    """`text` with every span of `redaction_spans` replaced by its placeholder: [身份证], [卡号],
+    [电话], [号码], [尾号], [姓名], [地址] or [单位]."""
+    return apply_masks(text, redaction_spans(text, kinds, asked))
+
+
+def apply_masks(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, kind) of `spans` (sorted, not overlapping) replaced by
+    the kind's placeholder."""
     if not spans:
         return text
     parts = []

@@ -13,6 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis import analyze_call, disposition, redact, redaction_spans
+from analysis.pii import apply_masks, asks_for_partial
 from analysis.roles import apply_roles, assign_roles
 from analysis.rules import catalog as rules_catalog
 from analysis.scorecards import ScorecardError, load_scorecards, score_call
@@ -83,14 +84,20 @@ def mask_words(words: list[Word], text: str, spans: list[tuple[int, int, str]]) 
 
 
 def redact_utterances(utterances: list[Utterance], keep_raw: bool) -> list[str] | None:
-    """Redact personal data in place (text and words). Returns the raw texts when kept."""
-    raw = [u.text for u in utterances] if keep_raw else None
-    for u in utterances:
-        spans = redaction_spans(u.text)
+    """Redact personal data in place (text and words). Returns the raw texts when kept.
+
+    An utterance answering a request for a partial number (the other speaker's turn just
+    before, or the one before that, said 后四位/尾号...) has its short digit runs masked too.
+    """
+    texts = [u.text for u in utterances]
+    for i, u in enumerate(utterances):
+        asked = any(utterances[j].speaker != u.speaker and asks_for_partial(texts[j])
+                    for j in range(max(0, i - 2), i))
+        spans = redaction_spans(u.text, asked=asked)
         if spans:
             u.words = mask_words(u.words, u.text, spans)
-            u.text = redact(u.text)
-    return raw
+            u.text = apply_masks(u.text, spans)
+    return texts if keep_raw else None
 
 
 def local_start(call: Call) -> datetime | None:
@@ -125,7 +132,13 @@ def process_recording(call: Call, settings: Settings) -> ProcessedCall:
     findings = analyze_call(transcript.utterances, local_start(call),
                             catalog=rules_catalog(settings.analysis.rules_dirs), metrics=metrics, duration=audio.duration)
     reached = disposition(transcript.utterances, findings)
+    texts = [u.text for u in transcript.utterances]
     raw = redact_utterances(transcript.utterances, settings.warehouse.store_raw_text)
+    for f in findings:  # evidence redacted like its utterance (an answer to 后四位? needs the turn before)
+        i = f.utterance_index
+        if i is not None and 0 <= i < len(texts) and f.evidence != transcript.utterances[i].text \
+                and f.evidence == redact(texts[i]):
+            f.evidence = transcript.utterances[i].text
     timings["analysis"] = time.perf_counter() - t1
     result = ProcessedCall(
         call=call, duration=round(audio.duration, 3), channels=audio.channels, source_rate=audio.source_rate,

@@ -122,7 +122,7 @@ def test_placeholders_match_the_redaction_masks():
     from analysis.pii import MASKS
 
     assert {m for m in MASKS.values() if re.fullmatch(PLACEHOLDERS, m)} == set(MASKS.values())
-    assert not re.search(PLACEHOLDERS, "[姓名] 尾号3456 *")
+    assert not re.search(PLACEHOLDERS, "[备注] 尾号 *")
 
 
 # -- the warehouse read function --------------------------------------------------------------
@@ -214,7 +214,8 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     with Warehouse(db) as wh:
         wh.land([result], [], wh.start_run(str(archive), {}))
         spans = masked_spans(wh.con, "dev_call_05")
-    assert spans and all(9.0 < s < e < 13.0 for s, e in spans)
+    # the spoken number, and the debtor's name (李军) in the collector's first words
+    assert any(9.0 < s < e < 13.0 for s, e in spans) and all(9.0 < s < e < 13.0 or e < 2.0 for s, e in spans)
 
     report = build_report(db, tmp_path / "report", cfg, window=NOVEMBER)
     assert (report.audio_ok, report.audio_changed, report.audio_missing) == (1, 0, 0)
@@ -236,7 +237,7 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     keep = np.ones(out.shape[1], bool)
     for s, e in spans:
         keep[int((s - PAD_S) * rate):int((e + PAD_S + MAX_EXTEND_S) * rate)] = False
-    assert keep.mean() > 0.8
+    assert keep.mean() > 0.7  # the number and the name (about 2 s each with padding and run-on)
     for ch in range(2):
         assert np.corrcoef(out[ch, keep], original[ch, keep])[0, 1] > 0.999
         assert np.abs(out[ch, keep] - original[ch, keep]).max() < 1e-3

@@ -15,7 +15,7 @@ from warehouse.call_rows import rows_of_calls
 MASKED_WORD = "*"
 # analysis.pii.MASKS as one regular expression (warehouse/ may not import analysis/;
 # tests/test_safety_audio.py checks that the two agree).
-PLACEHOLDERS = r"\[(身份证|卡号|电话|号码)\]"
+PLACEHOLDERS = r"\[(身份证|卡号|电话|号码|尾号|姓名|地址|单位)\]"
 
 Span = tuple[float, float]
 
