@@ -20,13 +20,16 @@ N_FEATURES = 1 << 17
 C = 2.0
 
 
-def read_cold(path: Path) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
+def read_cold_rows(path: Path) -> list[dict]:
+    """COLD rows as {text, label, topic}."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            texts.append(row["TEXT"])
-            labels.append(int(row["label"]))
-    return texts, labels
+        return [{"text": row["TEXT"], "label": int(row["label"]), "topic": row["topic"]}
+                for row in csv.DictReader(fh)]
+
+
+def read_cold(path: Path) -> tuple[list[str], list[int]]:
+    rows = read_cold_rows(path)
+    return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 def read_lexicon_insults(lex_dir: Path) -> list[str]:
@@ -48,6 +51,25 @@ def read_helpdesk_turns(stc3: Path, limit: int) -> list[str]:
     return [t[:120] for t in turns[:limit]]
 
 
+def extra_examples(text: Path) -> tuple[list[str], list[int]]:
+    """Lexicon insults (offensive) + 3000 STC3 helpdesk turns (safe), added to COLD train."""
+    lex = read_lexicon_insults(text / "lexicons")
+    safe = read_helpdesk_turns(text / "STC3_helpdesk" / "train_data_cn.json.gz", 3000)
+    return lex + safe, [1] * len(lex) + [0] * len(safe)
+
+
+def describe() -> str:
+    return f"char 1-3-gram hashing 2^{N_FEATURES.bit_length() - 1}, liblinear LR C={C}"
+
+
+def fit(texts: list[str], labels: list[int], quiet: bool = False):
+    return fit_lr(featurise(texts, N_FEATURES), labels, C)
+
+
+def predict(clf, texts: list[str]):
+    return clf.predict_proba(featurise(texts, N_FEATURES))[:, 1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
@@ -55,13 +77,10 @@ def main() -> None:
     text = args.shared / "text"
     tr_x, tr_y = read_cold(text / "COLD" / "train.csv")
     dv_x, dv_y = read_cold(text / "COLD" / "dev.csv")
-    lex = read_lexicon_insults(text / "lexicons")
-    safe = read_helpdesk_turns(text / "STC3_helpdesk" / "train_data_cn.json.gz", 3000)
-    print(f"COLD train {len(tr_x)}, lexicon positives {len(lex)}, helpdesk negatives {len(safe)}")
-    X = featurise(tr_x + lex + safe, N_FEATURES)
-    y = tr_y + [1] * len(lex) + [0] * len(safe)
-    clf = fit_lr(X, y, C)
-    p = clf.predict_proba(featurise(dv_x, N_FEATURES))[:, 1]
+    ex_x, ex_y = extra_examples(text)
+    print(f"COLD train {len(tr_x)}, lexicon positives {sum(ex_y)}, helpdesk negatives {ex_y.count(0)}")
+    clf = fit(tr_x + ex_x, tr_y + ex_y)
+    p = predict(clf, dv_x)
     scores = binary_scores(dv_y, p)
     print("COLD dev (held out):", json.dumps(scores))
     export("abuse_cold_lr", clf, N_FEATURES, {
