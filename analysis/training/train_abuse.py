@@ -12,12 +12,37 @@ import csv
 import gzip
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.training.common import DEFAULT_SHARED, binary_scores, export, featurise, fit_lr
+from analysis.training.train_sentiment import read_waimai
 
-N_FEATURES = 1 << 17
-C = 2.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Features and fit of the abuse model (the .npz metadata records them)."""
+    bits: int = 17              # 2^bits hashed features
+    C: float = 2.0              # inverse L2 strength (liblinear)
+    word_ngram_max: int = 0     # jieba word 1..n-grams alongside char 1-3-grams (0: chars only)
+    balanced: bool = False      # class_weight="balanced"
+    complaints: int = 0         # negative waimai reviews added as safe (complaints are not abuse)
+    nb: bool = False            # NB log-count-ratio feature scaling (folded into the weights)
+
+    @property
+    def n_features(self) -> int:
+        return 1 << self.bits
+
+    def describe(self) -> str:
+        words = f" + jieba word 1-{self.word_ngram_max}-grams" if self.word_ngram_max else ""
+        return (f"char 1-3-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
+                + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
+                + (f", {self.complaints} negative reviews as safe" if self.complaints else ""))
+
+
+BEFORE = Recipe()  # the model up to 2026-11-28: char 1-3-grams, C=2
+RECIPE = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # chosen on --tune (README)
 
 
 def read_cold_rows(path: Path) -> list[dict]:
@@ -51,41 +76,79 @@ def read_helpdesk_turns(stc3: Path, limit: int) -> list[str]:
     return [t[:120] for t in turns[:limit]]
 
 
-def extra_examples(text: Path) -> tuple[list[str], list[int]]:
-    """Lexicon insults (offensive) + 3000 STC3 helpdesk turns (safe), added to COLD train."""
+def read_complaints(waimai: Path, limit: int) -> list[str]:
+    """`limit` negative food-delivery reviews (complaints about service, not about people)."""
+    x, y = read_waimai(waimai)
+    neg = [t for t, lab in zip(x, y) if lab == 0]
+    random.Random(17).shuffle(neg)
+    return [t[:120] for t in neg[:limit]]
+
+
+def extra_examples(text: Path, recipe: Recipe = RECIPE) -> tuple[list[str], list[int]]:
+    """Lexicon insults (offensive) + 3000 STC3 helpdesk turns (safe) [+ complaints (safe)],
+    added to COLD train."""
     lex = read_lexicon_insults(text / "lexicons")
     safe = read_helpdesk_turns(text / "STC3_helpdesk" / "train_data_cn.json.gz", 3000)
+    if recipe.complaints:
+        safe += read_complaints(text / "waimai_10k" / "waimai_10k.csv", recipe.complaints)
     return lex + safe, [1] * len(lex) + [0] * len(safe)
 
 
-def describe() -> str:
-    return f"char 1-3-gram hashing 2^{N_FEATURES.bit_length() - 1}, liblinear LR C={C}"
+class NBScaled:
+    """LR on NB-scaled features x * r, r = log-count ratio; coef_ = w * r works on plain x."""
+
+    def __init__(self, X, y, C: float, class_weight, quiet: bool) -> None:
+        import numpy as np
+
+        y = np.asarray(y)
+        pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
+        neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
+        self.r = np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+        self.clf = fit_lr(self._scale(X), y, C, class_weight=class_weight, quiet=quiet)
+        self.coef_ = self.clf.coef_ * self.r
+        self.intercept_ = self.clf.intercept_
+
+    def _scale(self, X):
+        return X.multiply(self.r).tocsr()
+
+    def predict_proba(self, X):
+        return self.clf.predict_proba(self._scale(X))
 
 
-def fit(texts: list[str], labels: list[int], quiet: bool = False):
-    return fit_lr(featurise(texts, N_FEATURES), labels, C)
+def features(texts: list[str], recipe: Recipe = RECIPE):
+    """CSR features of `texts` under `recipe`."""
+    return featurise(texts, recipe.n_features, 3, recipe.word_ngram_max)
 
 
-def predict(clf, texts: list[str]):
-    return clf.predict_proba(featurise(texts, N_FEATURES))[:, 1]
+def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = False):
+    """Fitted model with predict_proba, coef_ and intercept_ (as export() needs)."""
+    cw = "balanced" if recipe.balanced else None
+    if recipe.nb:
+        return NBScaled(X, labels, recipe.C, cw, quiet)
+    return fit_lr(X, labels, recipe.C, class_weight=cw, quiet=quiet)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     text = args.shared / "text"
     tr_x, tr_y = read_cold(text / "COLD" / "train.csv")
     dv_x, dv_y = read_cold(text / "COLD" / "dev.csv")
-    ex_x, ex_y = extra_examples(text)
-    print(f"COLD train {len(tr_x)}, lexicon positives {sum(ex_y)}, helpdesk negatives {ex_y.count(0)}")
-    clf = fit(tr_x + ex_x, tr_y + ex_y)
-    p = predict(clf, dv_x)
+    ex_x, ex_y = extra_examples(text, recipe)
+    print(f"COLD train {len(tr_x)}, lexicon positives {sum(ex_y)}, safe extras {ex_y.count(0)}")
+    print(f"recipe: {recipe.describe()}")
+    clf = fit_matrix(features(tr_x + ex_x, recipe), tr_y + ex_y, recipe)
+    p = clf.predict_proba(features(dv_x, recipe))[:, 1]
     scores = binary_scores(dv_y, p)
     print("COLD dev (held out):", json.dumps(scores))
-    export("abuse_cold_lr", clf, N_FEATURES, {
-        "task": "offensive (COLD label 1) vs safe", "C": C,
-        "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns (safe)",
+    export("abuse_cold_lr", clf, recipe.n_features, {
+        "task": "offensive (COLD label 1) vs safe", "C": recipe.C,
+        "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
+        "features": recipe.describe() + "; binary, L2-normalised",
+        "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
+                 + (f" + {recipe.complaints} negative waimai reviews" if recipe.complaints else "")
+                 + " (safe)",
         "heldout_cold_dev": scores})
 
 
