@@ -2,7 +2,10 @@
 
     python -m analysis.training.train_abuse [--shared /work/shared/data]
 
-Held-out: COLD dev (printed). Output: analysis/models/abuse_cold_lr.npz (numpy only).
+Recipe (`RECIPE`, chosen on `eval_splits --tune`, figures in analysis/README.md): char
+1-3-grams + jieba word 1-2-grams hashed into 2^17, NB log-count-ratio scaling folded into the
+weights, liblinear C=2, 3000 negative food-delivery reviews added as safe (complaints about a
+service are not abuse). Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz (numpy only).
 Deterministic (liblinear, fixed data order). Takes about a minute on one core.
 """
 from __future__ import annotations
