@@ -5,7 +5,8 @@
 
 Inputs: JSONL rows (role, text, labels[, sentiment]) and/or call JSON files (with
 `turns`) or folders of them. Prints per-label precision/recall/F1, sentiment accuracy,
-call-level findings per call, and the classifier's COLD dev scores.
+call-level findings per call, and the classifier's COLD dev scores (COLD dev is close to
+COLD train: `python -m analysis.training.eval_splits` scores topic and length splits).
 
 Outcome rows (rows with `started_at` or `promise`, as in dev_outcomes.jsonl) are judged on
 the outcome labels only (promise_to_pay ... wrong_party), and their promises on exact

@@ -18,7 +18,7 @@ from analysis.normalize import normalize  # noqa: E402
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 
 
-def featurise(texts: list[str], n_features: int, ngram_max: int = 3):
+def featurise(texts: list[str], n_features: int, ngram_max: int = 3, word_ngram_max: int = 0):
     """CSR matrix of L2-normalised binary hashed n-grams of the normalised texts."""
     from scipy.sparse import csr_matrix
 
@@ -26,7 +26,7 @@ def featurise(texts: list[str], n_features: int, ngram_max: int = 3):
     indices: list[int] = []
     data: list[float] = []
     for t in texts:
-        idx = hashed_ngrams(normalize(t), n_features, ngram_max)
+        idx = hashed_ngrams(normalize(t), n_features, ngram_max, word_ngram_max)
         indices.extend(idx)
         v = 1.0 / np.sqrt(len(idx)) if idx else 0.0
         data.extend([v] * len(idx))
@@ -35,13 +35,15 @@ def featurise(texts: list[str], n_features: int, ngram_max: int = 3):
                        np.asarray(indptr, np.int64)), shape=(len(texts), n_features))
 
 
-def fit_lr(X, y, C: float, sample_weight=None):
+def fit_lr(X, y, C: float, sample_weight=None, class_weight=None, quiet: bool = False):
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear")
+    clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear", class_weight=class_weight,
+                             random_state=0)
     t0 = time.time()
     clf.fit(X, y, sample_weight=sample_weight)
-    print(f"  fit in {time.time() - t0:.1f}s")
+    if not quiet:
+        print(f"  fit in {time.time() - t0:.1f}s")
     return clf
 
 
@@ -67,6 +69,7 @@ def export(name: str, clf, n_features: int, meta: dict) -> Path:
     w = clf.coef_.ravel().astype(np.float16)
     meta = {"name": name, "n_features": n_features, "ngram_max": 3,
             "features": "char 1-3gram crc32 hashing, binary, L2-normalised", **meta}
+    # meta may set word_ngram_max (jieba word n-grams, analysis.features) and its features text
     path = MODELS_DIR / f"{name}.npz"
     np.savez_compressed(path, weights=w, bias=np.float64(clf.intercept_[0]),
                         meta=np.array(json.dumps(meta, ensure_ascii=False)))

@@ -2,7 +2,10 @@
 
     python -m analysis.training.train_abuse [--shared /work/shared/data]
 
-Held-out: COLD dev (printed). Output: analysis/models/abuse_cold_lr.npz (numpy only).
+Recipe (`RECIPE`, chosen on `eval_splits --tune`, figures in analysis/README.md): char
+1-3-grams + jieba word 1-2-grams hashed into 2^17, NB log-count-ratio scaling folded into the
+weights, liblinear C=2, 3000 negative food-delivery reviews added as safe (complaints about a
+service are not abuse). Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz (numpy only).
 Deterministic (liblinear, fixed data order). Takes about a minute on one core.
 """
 from __future__ import annotations
@@ -12,21 +15,49 @@ import csv
 import gzip
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.training.common import DEFAULT_SHARED, binary_scores, export, featurise, fit_lr
+from analysis.training.train_sentiment import read_waimai
 
-N_FEATURES = 1 << 17
-C = 2.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Features and fit of the abuse model (the .npz metadata records them)."""
+    bits: int = 17              # 2^bits hashed features
+    C: float = 2.0              # inverse L2 strength (liblinear)
+    word_ngram_max: int = 0     # jieba word 1..n-grams alongside char 1-3-grams (0: chars only)
+    balanced: bool = False      # class_weight="balanced"
+    complaints: int = 0         # negative waimai reviews added as safe (complaints are not abuse)
+    nb: bool = False            # NB log-count-ratio feature scaling (folded into the weights)
+
+    @property
+    def n_features(self) -> int:
+        return 1 << self.bits
+
+    def describe(self) -> str:
+        words = f" + jieba word 1-{self.word_ngram_max}-grams" if self.word_ngram_max else ""
+        return (f"char 1-3-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
+                + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
+                + (f", {self.complaints} negative reviews as safe" if self.complaints else ""))
+
+
+BEFORE = Recipe()  # the model up to 2026-11-28: char 1-3-grams, C=2
+RECIPE = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # chosen on --tune (README)
+
+
+def read_cold_rows(path: Path) -> list[dict]:
+    """COLD rows as {text, label, topic}."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [{"text": row["TEXT"], "label": int(row["label"]), "topic": row["topic"]}
+                for row in csv.DictReader(fh)]
 
 
 def read_cold(path: Path) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            texts.append(row["TEXT"])
-            labels.append(int(row["label"]))
-    return texts, labels
+    rows = read_cold_rows(path)
+    return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 def read_lexicon_insults(lex_dir: Path) -> list[str]:
@@ -48,25 +79,79 @@ def read_helpdesk_turns(stc3: Path, limit: int) -> list[str]:
     return [t[:120] for t in turns[:limit]]
 
 
-def main() -> None:
+def read_complaints(waimai: Path, limit: int) -> list[str]:
+    """`limit` negative food-delivery reviews (complaints about service, not about people)."""
+    x, y = read_waimai(waimai)
+    neg = [t for t, lab in zip(x, y) if lab == 0]
+    random.Random(17).shuffle(neg)
+    return [t[:120] for t in neg[:limit]]
+
+
+def extra_examples(text: Path, recipe: Recipe = RECIPE) -> tuple[list[str], list[int]]:
+    """Lexicon insults (offensive) + 3000 STC3 helpdesk turns (safe) [+ complaints (safe)],
+    added to COLD train."""
+    lex = read_lexicon_insults(text / "lexicons")
+    safe = read_helpdesk_turns(text / "STC3_helpdesk" / "train_data_cn.json.gz", 3000)
+    if recipe.complaints:
+        safe += read_complaints(text / "waimai_10k" / "waimai_10k.csv", recipe.complaints)
+    return lex + safe, [1] * len(lex) + [0] * len(safe)
+
+
+class NBScaled:
+    """LR on NB-scaled features x * r, r = log-count ratio; coef_ = w * r works on plain x."""
+
+    def __init__(self, X, y, C: float, class_weight, quiet: bool) -> None:
+        import numpy as np
+
+        y = np.asarray(y)
+        pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
+        neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
+        self.r = np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+        self.clf = fit_lr(self._scale(X), y, C, class_weight=class_weight, quiet=quiet)
+        self.coef_ = self.clf.coef_ * self.r
+        self.intercept_ = self.clf.intercept_
+
+    def _scale(self, X):
+        return X.multiply(self.r).tocsr()
+
+    def predict_proba(self, X):
+        return self.clf.predict_proba(self._scale(X))
+
+
+def features(texts: list[str], recipe: Recipe = RECIPE):
+    """CSR features of `texts` under `recipe`."""
+    return featurise(texts, recipe.n_features, 3, recipe.word_ngram_max)
+
+
+def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = False):
+    """Fitted model with predict_proba, coef_ and intercept_ (as export() needs)."""
+    cw = "balanced" if recipe.balanced else None
+    if recipe.nb:
+        return NBScaled(X, labels, recipe.C, cw, quiet)
+    return fit_lr(X, labels, recipe.C, class_weight=cw, quiet=quiet)
+
+
+def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     text = args.shared / "text"
     tr_x, tr_y = read_cold(text / "COLD" / "train.csv")
     dv_x, dv_y = read_cold(text / "COLD" / "dev.csv")
-    lex = read_lexicon_insults(text / "lexicons")
-    safe = read_helpdesk_turns(text / "STC3_helpdesk" / "train_data_cn.json.gz", 3000)
-    print(f"COLD train {len(tr_x)}, lexicon positives {len(lex)}, helpdesk negatives {len(safe)}")
-    X = featurise(tr_x + lex + safe, N_FEATURES)
-    y = tr_y + [1] * len(lex) + [0] * len(safe)
-    clf = fit_lr(X, y, C)
-    p = clf.predict_proba(featurise(dv_x, N_FEATURES))[:, 1]
+    ex_x, ex_y = extra_examples(text, recipe)
+    print(f"COLD train {len(tr_x)}, lexicon positives {sum(ex_y)}, safe extras {ex_y.count(0)}")
+    print(f"recipe: {recipe.describe()}")
+    clf = fit_matrix(features(tr_x + ex_x, recipe), tr_y + ex_y, recipe)
+    p = clf.predict_proba(features(dv_x, recipe))[:, 1]
     scores = binary_scores(dv_y, p)
     print("COLD dev (held out):", json.dumps(scores))
-    export("abuse_cold_lr", clf, N_FEATURES, {
-        "task": "offensive (COLD label 1) vs safe", "C": C,
-        "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns (safe)",
+    export("abuse_cold_lr", clf, recipe.n_features, {
+        "task": "offensive (COLD label 1) vs safe", "C": recipe.C,
+        "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
+        "features": recipe.describe() + "; binary, L2-normalised",
+        "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
+                 + (f" + {recipe.complaints} negative waimai reviews" if recipe.complaints else "")
+                 + " (safe)",
         "heldout_cold_dev": scores})
 
 
