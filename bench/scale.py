@@ -95,9 +95,10 @@ class Row:
 
 
 class Recorder:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, meta: dict[str, Any]):
         self.rows: list[Row] = []
         self.path = path
+        self.meta = meta
         self.meta_sizes: dict[int, dict[str, int]] = {}
 
     def measure(self, op: str, size: int, fn: Callable[[], Any], out: Path | None = None) -> tuple[Row, Any]:
@@ -112,14 +113,16 @@ class Recorder:
                   files=files_written(out, wall0) if out else 0)
         self.rows.append(row)
         log(f"  {op:<34} {seconds:8.3f} s ({cpu:.3f} s CPU)  read {mb(row.read)} written {mb(row.written)}")
+        self.save()   # a crash later in the run keeps the rows measured so far
         return row, value
 
     def skip(self, op: str, size: int, note: str) -> None:
         self.rows.append(Row(op, size, float("nan"), note=note))
         log(f"  {op:<34} skipped: {note}")
 
-    def save(self, meta: dict[str, Any]) -> None:
-        data = {"meta": meta, "rows": [r.__dict__ for r in self.rows]}
+    def save(self) -> None:
+        data = {"meta": {**self.meta, "per_size": self.meta_sizes, "load_now": os.getloadavg()},
+                "rows": [r.__dict__ for r in self.rows]}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1, default=str))
         os.replace(tmp, self.path)
@@ -465,10 +468,10 @@ def main() -> None:
     t = time.perf_counter()
     synth.write_archive(archive, args.archive_files)
     log(f"archive: {args.archive_files:,} tiny WAVs in {time.perf_counter() - t:.1f} s under {archive}")
-    rec = Recorder(workdir / "results.json")
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
             "date": date.today().isoformat(), "workdir": str(workdir), "sizes": sizes,
             "load_at_start": os.getloadavg()}
+    rec = Recorder(workdir / "results.json", meta)
     b = Builder(workdir, args.procs, archive, args.archive_files, args.chunk)
     try:
         if "land" in args.ops and b.built == 0:
@@ -484,7 +487,7 @@ def main() -> None:
             t = time.perf_counter()
             measure_size(rec, b, size, args, settings)
             log(f"  size {size:,} done in {time.perf_counter() - t:.0f} s")
-            rec.save({**meta, "per_size": rec.meta_sizes, "load_at_end": os.getloadavg()})
+            rec.save()
     finally:
         b.close()
     print(f"machine: {meta['machine']}; {meta['date']}; load average at start {meta['load_at_start'][0]:.2f},"

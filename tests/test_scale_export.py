@@ -290,3 +290,21 @@ def test_an_export_killed_half_way_is_undone_or_finished_by_the_next(tmp_path, p
         assert counts["calls_written"] == 0  # finished, not redone
     assert (out / "vtt" / f"{safe_name('n')}.vtt").is_file()
     assert export(db, out, transcripts=True)["files_written"] == 0
+
+
+def test_a_large_first_export_is_written_a_few_days_per_query(tmp_path, monkeypatch):
+    """A first export of millions of calls sorts them in runs of whole call dates (about
+    CALLS_PER_QUERY calls each), so its memory stays a night's: with runs of one day the
+    folder holds the same rows, one file per table and day, as with one run."""
+    import warehouse.export as export_module
+
+    db = tmp_path / "w.duckdb"
+    land(db, [call("a", "h1"), call("b", "h2"), call("c", "h3", day="11-04"), call("d", "h4", day="11-05")])
+    one = export(db, tmp_path / "one")
+    monkeypatch.setattr(export_module, "CALLS_PER_QUERY", 1)
+    runs = export(db, tmp_path / "runs")
+    assert {k: v for k, v in runs.items() if k != "mode"} == {k: v for k, v in one.items() if k != "mode"}
+    for table in TABLES:
+        assert {d: len(p) for d, p in parts(tmp_path / "runs", table).items()} == {"11-03": 1, "11-04": 1, "11-05": 1}
+        assert exported(tmp_path / "runs", table) == exported(tmp_path / "one", table)
+    assert_matches_db(db, tmp_path / "runs")

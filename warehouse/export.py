@@ -64,6 +64,7 @@ CALL_DATE = ("coalesce(timezone(coalesce(nullif(c.timezone, ''), 'UTC'), c.start
 CALL_FILES = ("rttm", "vtt", "audio")    # files of one call each in an export folder
 WORK_PREFIX = ".callqa-export-"          # OUT/.callqa-export-<export id>/: side files, spills
 BATCH_ROWS = 16_384                      # rows per record batch read from DuckDB (and per row group)
+CALLS_PER_QUERY = 50_000                 # calls (whole call dates) sorted by one query: bounds its memory
 DUCKDB_MEMORY = "256MB"                  # DuckDB's own memory while exporting (its sorts spill beyond)
 _DAY = "_callqa_call_date"
 _RECORDS = pa.schema([("path", pa.string()), ("kind", pa.string()), ("call_id", pa.string())])
@@ -183,15 +184,18 @@ def _write_table(con: duckdb.DuckDBPyConnection, table: str, selection: str, tar
                  on_file: Callable[[Path, set[str]], None], tmp_dir: Path | None,
                  days: list[date] | None = None) -> int:
     """Write ``table``'s rows of the calls in the temporary table ``selection`` (call_id,
-    call_date), one file per call date (``target(day)``), in one sorted query read in record
-    batches. Returns the rows written."""
+    call_date) (of ``days`` only, when given), one file per call date (``target(day)``), in one
+    sorted query read in record batches; the rows lie between the calls' first and last row
+    ids (they are appended as calls land), so only that stretch of the table is read. Returns
+    the rows written."""
     on_days, params = (" AND s.call_date IN (SELECT unnest(?::DATE[]))", [days]) if days is not None else ("", [])
-    first = _first_row(con, table, selection, on_days, params)
+    first, last = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {table} t JOIN {selection} s USING (call_id)"
+                              f" WHERE true{on_days}", params).fetchall()[0]
     if first is None:
         return 0
     query = (f"SELECT t.*, s.call_date AS {_DAY} FROM {table} t JOIN {selection} s USING (call_id)"
-             f" WHERE t.rowid >= ?{on_days} ORDER BY s.call_date, {ORDER[table]}")
-    reader = con.sql(query, params=[first, *params]).to_arrow_reader(BATCH_ROWS)
+             f" WHERE t.rowid BETWEEN ? AND ?{on_days} ORDER BY s.call_date, {ORDER[table]}")
+    reader = con.sql(query, params=[first, last, *params]).to_arrow_reader(BATCH_ROWS)
     part: _PartFile | None = None
     day: date | None = None
     rows = 0
@@ -216,6 +220,21 @@ def _write_table(con: duckdb.DuckDBPyConnection, table: str, selection: str, tar
         if part is not None:
             part.discard()
     return rows
+
+
+def _day_groups(con: duckdb.DuckDBPyConnection, selection: str, calls: int) -> list[list[date]]:
+    """The call dates of ``selection`` in order, in runs of whole days of about ``calls``
+    calls at most (a larger day is a run of its own): each run is written by one sorted query,
+    so a first export of millions of calls needs no more memory than a night's."""
+    groups: list[list[date]] = []
+    size = 0
+    for day, n in con.execute(f"SELECT call_date, count(*) FROM {selection} GROUP BY 1 ORDER BY 1").fetchall():
+        if not groups or size + n > calls:
+            groups.append([])
+            size = 0
+        groups[-1].append(day)
+        size += n
+    return groups
 
 
 def _first_row(con: duckdb.DuckDBPyConnection, table: str, selection: str, on_days: str = "",
@@ -390,9 +409,10 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, export_id: str, work: Path
                 records.add(str(path), "parquet", call_id)
 
         try:
+            groups = _day_groups(con, "sel", CALLS_PER_QUERY)
             for table in TABLES:
-                counts[table] = _write_table(con, table, "sel", lambda d, t=table: partition_path(out, t, d, export_id),
-                                             on_file, work)
+                counts[table] = sum(_write_table(con, table, "sel", lambda d, t=table: partition_path(out, t, d, export_id),
+                                                 on_file, work, days=group) for group in groups)
             counts["calls_with_transcripts"] = _write_transcripts(con, out, records)
         finally:
             records.close()
