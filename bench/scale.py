@@ -450,7 +450,14 @@ def main() -> None:
     ap.add_argument("--build-batch", type=int, default=500, help="calls per landing batch while building")
     ap.add_argument("--chunk", type=int, default=500, help="calls per worker job")
     ap.add_argument("--max-export-calls", type=int, default=0, help="skip the export above this many calls (0: never)")
+    ap.add_argument("--table", nargs="+", metavar="RESULTS_JSON", help="only print one table of the rows of these"
+                    " results.json files (e.g. a 10k/100k run and a 1M run grown in another workdir)")
     args = ap.parse_args()
+    if args.table:
+        rows = [Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
+                for path in args.table for r in json.loads(Path(path).read_text())["rows"]]
+        print(table(rows))
+        return
     try:
         sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
     except ValueError:
