@@ -2,17 +2,31 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from core.domain import Word
-from core.settings import AsrSettings
+from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
 
-_PROJECT = Path(__file__).resolve().parents[1]
+TERM_SEPARATOR = "，"
+
+
+def vocabulary_options(settings: AsrSettings) -> dict[str, str]:
+    """The faster-whisper options that show the domain vocabulary (``asr.vocabulary_mode``).
+
+    ``hotwords``: the terms go into the prompt of every 30-s window Whisper decodes (after
+    ``<|startofprev|>``), sequential or batched. ``prompt``: the terms as ``initial_prompt``;
+    with ``condition_on_previous_text`` off (as here) faster-whisper uses it for the first
+    window of the VAD-joined speech only, while the batched pipeline puts it before every
+    chunk. ``off``: neither.
+    """
+    if settings.vocabulary_mode == "off":
+        return {}
+    text = TERM_SEPARATOR.join(vocabulary_terms(settings.vocabulary))
+    return {"hotwords": text} if settings.vocabulary_mode == "hotwords" else {"initial_prompt": text}
 
 
 class Transcriber:
@@ -35,10 +49,15 @@ class Transcriber:
             num_workers=settings.num_workers,
         )
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
-        phantom = Path(settings.phantom_phrases)
-        self.phantoms = load_phrase_list(str(phantom if phantom.is_absolute() else _PROJECT / phantom))
+        self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
+        self.vocabulary = vocabulary_options(settings)
         self.model_name = folder.name
         logger.info("loaded Whisper model %s on %s (%s)", folder.name, device, compute_type)
+        for text in self.vocabulary.values():
+            tokens = len(self.model.hf_tokenizer.encode(" " + text).ids)
+            if tokens >= self.model.max_length // 2:
+                logger.warning("asr.vocabulary: %d tokens, Whisper reads only %d of them: shorten the file",
+                               tokens, self.model.max_length // 2 - 1)
 
     def transcribe(self, samples: np.ndarray) -> list[Word]:
         """Recognise one channel of 16 kHz float32 audio (already gain-normalised).
@@ -61,6 +80,7 @@ class Transcriber:
             no_speech_threshold=s.no_speech_threshold,
             log_prob_threshold=s.log_prob_threshold,
             compression_ratio_threshold=s.compression_ratio_threshold,
+            **self.vocabulary,
         )
         if self.pipeline is not None:
             segments, _ = self.pipeline.transcribe(samples, batch_size=s.batch_size, **kwargs)
