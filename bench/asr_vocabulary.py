@@ -12,7 +12,7 @@ usage: .venv/bin/python bench/asr_vocabulary.py [CALLS_DIR ...] [--modes off,hot
   the detectors without analysis/rules/asr_fixes.yaml (to see which labels the fixes still
   win), and prints how often each fix fires on the transcripts.
 - Real speech: tests/data/audio (AISHELL-1 and WenetSpeech clips) against transcripts.txt,
-  decoded and gain-normalised as the pipeline does.
+  decoded and gain-normalised as the pipeline does, as recorded and through an 8 kHz line.
 - Silence and noise (generated, seeded): digital silence, -60 dBFS RMS telephone-band noise,
   and 50 Hz mains hum harmonics over band-limited noise. Whisper is run on each (after the
   pipeline's gain normalisation) even where the pipeline would skip the channel as silent
@@ -49,14 +49,14 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
     tag = repr((asr_settings, vocabulary_options(asr_settings))).encode()
 
     class Cached(Transcriber):
-        def transcribe(self, samples: np.ndarray):
+        def recognise(self, samples: np.ndarray):
             key = hashlib.sha256(tag + np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
             path = cache / f"{key}.pkl"
             if path.is_file():
                 words, seconds = pickle.loads(path.read_bytes())
             else:
                 t0 = time.perf_counter()
-                words = super().transcribe(samples)
+                words = super().recognise(samples)
                 seconds = time.perf_counter() - t0
                 cache.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
@@ -169,9 +169,15 @@ def run_real(modes: list[str], cache: Path) -> None:
     print(f"{'clip':42s}" + "".join(f"{m:>10s}" for m in modes))
     totals = {m: [0, 0] for m in modes}
     texts: dict[str, dict[str, str]] = {}
+    from scipy.signal import resample_poly
+
+    clips = []
     for clip, ref in sorted(refs.items()):
         decoded = decode(audio_dir / f"{clip}.wav", audio_settings)
         mono = decoded.samples.mean(axis=0).astype(np.float32)
+        clips.append((clip, ref, mono))  # and the same through an 8 kHz telephone line, as the calls are:
+        clips.append((f"{clip} @8kHz", ref, resample_poly(resample_poly(mono, 1, 2), 2, 1).astype(np.float32)))
+    for clip, ref, mono in clips:
         samples, _ = normalise_gain(mono, audio_settings.target_peak_dbfs, audio_settings.max_gain_db)
         row = []
         for mode in modes:

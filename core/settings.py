@@ -50,7 +50,7 @@ class AsrSettings:
     # Domain vocabulary (信用卡, 逾期, 还款 ...) shown to Whisper: a text file, one term per line,
     # "#" comments; relative paths are under the project folder, like phantom_phrases.
     vocabulary: str = "speech/data/collection_vocabulary.txt"
-    vocabulary_mode: str = "off"     # off | hotwords (every window) | prompt (initial_prompt)
+    vocabulary_mode: str = "hotwords"  # off | hotwords (every window) | prompt (initial_prompt); bench/README.md
 
     def __post_init__(self) -> None:
         if self.vocabulary_mode not in VOCABULARY_MODES:

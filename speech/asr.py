@@ -11,7 +11,8 @@ from speech import logger
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
 
-TERM_SEPARATOR = "，"
+TERM_SEPARATOR = "、"   # the terms as one enumeration, "信用卡、逾期、还款。": a list joined with
+                       # "，" or spaces made Whisper base drop timestamps and lose words (bench/README.md)
 
 
 def vocabulary_options(settings: AsrSettings) -> dict[str, str]:
@@ -25,7 +26,7 @@ def vocabulary_options(settings: AsrSettings) -> dict[str, str]:
     """
     if settings.vocabulary_mode == "off":
         return {}
-    text = TERM_SEPARATOR.join(vocabulary_terms(settings.vocabulary))
+    text = TERM_SEPARATOR.join(vocabulary_terms(settings.vocabulary)) + "。"
     return {"hotwords": text} if settings.vocabulary_mode == "hotwords" else {"initial_prompt": text}
 
 
@@ -63,8 +64,12 @@ class Transcriber:
         """Recognise one channel of 16 kHz float32 audio (already gain-normalised).
 
         Returns:
-            Words in time order, Simplified Chinese, phantom segments dropped.
+            Words in time order, Simplified Chinese, phantom segments and loops dropped.
         """
+        return drop_loops(drop_unaligned(self.recognise(samples)))
+
+    def recognise(self, samples: np.ndarray) -> list[Word]:
+        """Whisper's words for one channel with phantom segments dropped (no loop guard)."""
         s = self.settings
         kwargs = dict(
             language=s.language,
@@ -104,6 +109,50 @@ class Transcriber:
         if dropped:
             logger.info("dropped %d phantom segment(s)", dropped)
         return words
+
+
+UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech
+UNSURE_PROBABILITY = 0.2  # ... and an unsure word just before such words goes with them
+
+
+def drop_unaligned(words: list[Word]) -> list[Word]:
+    """``words`` without those the aligner could place on no audio (zero length), and the
+    unsure words (probability < 0.2) right before them: text Whisper adds after the speech
+    ends, e.g. the vocabulary echoed ("银行、工商银行。") or "试试试试" (bench/README.md)."""
+    out: list[Word] = []
+    for w in words:
+        if w.end - w.start < UNALIGNED_S:
+            while out and out[-1].probability < UNSURE_PROBABILITY and out[-1].end >= w.start - UNALIGNED_S:
+                out.pop()
+            continue
+        out.append(w)
+    return out
+
+
+LOOP_REPEATS = 6   # a run of 1-4 words said this many times in a row is a decoding loop
+LOOP_UNIT = 4
+
+
+def drop_loops(words: list[Word]) -> list[Word]:
+    """``words`` without runs where the same 1-4 words repeat ``LOOP_REPEATS`` times or more
+    in a row (Whisper's decoding loops, e.g. "字幕——" dozens of times after the last sentence
+    when a prompt is shown). Real speech repeats a word two or three times, not six."""
+    texts = [squash(w.text) for w in words]
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        for unit in range(1, LOOP_UNIT + 1):
+            run = 1
+            while texts[i:i + unit] == texts[i + run * unit:i + (run + 1) * unit]:
+                run += 1
+            if run >= LOOP_REPEATS:
+                logger.info("dropped a decoding loop of %d words", run * unit)
+                i += run * unit
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 _cache: dict[AsrSettings, Transcriber] = {}

@@ -41,7 +41,7 @@ def test_modes_parse_from_the_file_and_the_environment(tmp_path):
     assert (cfg.asr.vocabulary, cfg.asr.vocabulary_mode) == (str(vocab), "prompt")
     env = load_settings(write_config(tmp_path, "[asr]\n"), environ={"CALLQA_ASR__VOCABULARY_MODE": "off"})
     assert env.asr.vocabulary_mode == "off"
-    assert vocabulary_options(cfg.asr) == {"initial_prompt": "停息挂账"}
+    assert vocabulary_options(cfg.asr) == {"initial_prompt": "停息挂账。"}
 
 
 @pytest.mark.parametrize("body, needle", [
@@ -81,13 +81,14 @@ def test_the_cli_reports_a_missing_vocabulary_on_one_line(tmp_path, repo_root):
     assert "Traceback" not in result.output
 
 
-def test_options_per_mode_carry_every_term():
+def test_default_mode_is_hotwords_and_options_per_mode_carry_every_term():
+    assert AsrSettings().vocabulary_mode == "hotwords"
     terms = vocabulary_terms(BUNDLED)
     assert vocabulary_options(AsrSettings(vocabulary_mode="off")) == {}
     hot = vocabulary_options(AsrSettings(vocabulary_mode="hotwords"))
     prompt = vocabulary_options(AsrSettings(vocabulary_mode="prompt"))
-    assert hot == {"hotwords": TERM_SEPARATOR.join(terms)}
-    assert prompt == {"initial_prompt": TERM_SEPARATOR.join(terms)}
+    assert hot == {"hotwords": TERM_SEPARATOR.join(terms) + "。"}
+    assert prompt == {"initial_prompt": TERM_SEPARATOR.join(terms) + "。"}
 
 
 @pytest.mark.slow  # the real Whisper model, once per mode
@@ -105,3 +106,31 @@ def test_each_mode_transcribes_real_speech(cfg, test_data, mode):
 def test_silence_gives_no_words_with_the_vocabulary_on(cfg, mode):
     transcriber = get_transcriber(dataclasses.replace(cfg.asr, vocabulary_mode=mode))
     assert transcriber.transcribe(np.zeros(20 * 16000, dtype=np.float32)) == []
+
+
+def test_decoding_loops_are_dropped_and_ordinary_repeats_kept():
+    from core.domain import Word
+    from speech.asr import drop_loops
+
+    def words(texts):
+        return [Word(start=i * 0.2, end=i * 0.2 + 0.2, text=t, probability=0.9) for i, t in enumerate(texts)]
+
+    said = ["下个月", "15号", "我", "先", "还", "500。"]
+    loop = ["字", "幕", "——"] * 30
+    assert [w.text for w in drop_loops(words(said + loop))] == said
+    assert [w.text for w in drop_loops(words(["喂", "喂", "喂", "你好"]))] == ["喂", "喂", "喂", "你好"]
+    assert [w.text for w in drop_loops(words(["对"] * 5 + ["好"]))] == ["对"] * 5 + ["好"]
+    assert drop_loops(words(["银行"] * 6)) == []
+
+
+def test_words_on_no_audio_and_the_unsure_word_before_them_are_dropped():
+    from core.domain import Word
+    from speech.asr import drop_unaligned
+
+    # what Whisper base wrote on the AISHELL clip with the vocabulary as hotwords (bench/README.md)
+    said = [Word(3.03, 3.51, "情况。", 0.99)]
+    echo = [Word(3.51, 4.17, "银", 0.098), Word(4.17, 4.17, "行、", 0.15), Word(4.17, 4.17, "工", 0.02),
+            Word(4.17, 4.17, "商", 0.04), Word(4.17, 4.17, "银", 0.78), Word(4.17, 4.17, "行。", 0.99)]
+    assert drop_unaligned(said + echo) == said
+    sure = [Word(1.0, 1.3, "还", 0.9), Word(1.3, 1.5, "款", 0.15), Word(1.5, 1.8, "了", 0.95)]
+    assert drop_unaligned(sure) == sure  # low probability alone is not a reason
