@@ -66,7 +66,7 @@ class Transcriber:
         Returns:
             Words in time order, Simplified Chinese, phantom segments and loops dropped.
         """
-        return drop_loops(drop_unaligned(self.recognise(samples)))
+        return drop_unaligned(drop_loops(self.recognise(samples)))
 
     def recognise(self, samples: np.ndarray) -> list[Word]:
         """Whisper's words for one channel with phantom segments dropped (no loop guard)."""
@@ -112,18 +112,21 @@ class Transcriber:
 
 
 UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech
-UNSURE_PROBABILITY = 0.2  # ... and an unsure word just before such words goes with them
+UNSURE_PROBABILITY = 0.2  # an unsure word just before such words goes with them
 
 
 def drop_unaligned(words: list[Word]) -> list[Word]:
-    """``words`` without those the aligner could place on no audio (zero length), and the
-    unsure words (probability < 0.2) right before them: text Whisper adds after the speech
-    ends, e.g. the vocabulary echoed ("银行、工商银行。") or "试试试试" (bench/README.md)."""
-    out: list[Word] = []
-    for w in words:
-        if w.end - w.start < UNALIGNED_S:
-            while out and out[-1].probability < UNSURE_PROBABILITY and out[-1].end >= w.start - UNALIGNED_S:
-                out.pop()
+    """``words`` without those the aligner could place on no audio (zero length), the words
+    between two of them, and an unsure word (probability < 0.2) just before one: text Whisper
+    adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。" after the
+    AISHELL clip's last word (bench/README.md)."""
+    n = len(words)
+    unaligned = [w.end - w.start < UNALIGNED_S for w in words]
+    out = []
+    for i, w in enumerate(words):
+        before = i > 0 and unaligned[i - 1]
+        after = i + 1 < n and unaligned[i + 1]
+        if unaligned[i] or (before and (after or i + 1 == n)) or (after and w.probability < UNSURE_PROBABILITY):
             continue
         out.append(w)
     return out
