@@ -31,46 +31,57 @@ OUTCOMES = ("promise_to_pay", "refusal_to_pay", "dispute", "hardship", "cease_co
             "wrong_party")
 
 
+DEFAULT_CALLS = [str(REPO.parent / "shared" / "data" / "calls"), str(REPO / "tests" / "data" / "calls_outcomes")]
+
+
 def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("calls", nargs="*", default=[str(REPO.parent / "shared" / "data" / "calls"),
-                                                 str(REPO / "tests" / "data" / "calls_outcomes")])
-    ap.add_argument("--audio", choices=("stereo", "mono"), default="stereo")
-    args = ap.parse_args()
+def truth_files(dirs: list[str], audio: str) -> list[tuple[dict, Path]]:
+    """(ground truth, recording) of every call in ``dirs`` that has ``audio`` (stereo/mono)."""
+    out = []
+    for truth_path in sorted(p for d in dirs for p in Path(d).glob("*.json")):
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        if "turns" in truth and audio in truth.get("audio", {}):
+            out.append((truth, truth_path.parent / truth["audio"][audio]))
+    return out
 
+
+def call_of(truth: dict, audio: Path):
+    """The Call to process for one ground truth (its start and timezone, no manifest)."""
     from datetime import datetime
 
-    from core.settings import load_settings
     from core.domain import Call
-    from flows.recording import process_recording
-    from speech.text import character_error_rate as cer
 
-    cfg = load_settings(environ={})
-    tp = {k: 0 for k in LABELS + OUTCOMES}
-    fp = dict(tp)
-    fn = dict(tp)
-    disp_ok = disp_n = 0
-    promise = {"n": 0, "found": 0, "amount": 0, "due": 0, "both": 0}
-    errs = chars = 0
-    role_ok = role_total = 0.0
-    print(f"{'call':12s} {'CER':>6s} {'roles':>6s}  call-level findings")
-    paths = sorted(p for d in args.calls for p in Path(d).glob("*.json"))
-    for truth_path in paths:
-        truth = json.loads(truth_path.read_text(encoding="utf-8"))
-        if "turns" not in truth or args.audio not in truth.get("audio", {}):
-            continue
-        audio = truth_path.parent / truth["audio"][args.audio]
-        started = datetime.fromisoformat(truth["started_at"]) if truth.get("started_at") else None
-        result = process_recording(Call(call_id=truth["call_id"], path=str(audio), channel_roles=None,
-                                        started_at=started, timezone=truth.get("timezone")), cfg)
+    started = datetime.fromisoformat(truth["started_at"]) if truth.get("started_at") else None
+    return Call(call_id=truth["call_id"], path=str(audio), channel_roles=None, started_at=started,
+                timezone=truth.get("timezone"))
+
+
+class Tally:
+    """CER, role accuracy, label and outcome counts over the calls added."""
+
+    def __init__(self) -> None:
+        self.tp = {k: 0 for k in LABELS + OUTCOMES}
+        self.fp = dict(self.tp)
+        self.fn = dict(self.tp)
+        self.disp_ok = self.disp_n = 0
+        self.promise = {"n": 0, "found": 0, "amount": 0, "due": 0, "both": 0}
+        self.errs = self.chars = 0
+        self.role_ok = self.role_total = 0.0
+
+    def add(self, truth: dict, result) -> tuple[int, int, float]:
+        """Count one processed call against its ground truth; returns (edits, reference
+        characters, role accuracy) of the call. CER: all turns vs all utterances, punctuation
+        ignored."""
+        from speech.text import character_error_rate as cer
+
+        tp, fp, fn = self.tp, self.fp, self.fn
         utts = result.utterances
         scored = LABELS + (OUTCOMES if "disposition" in truth else ())
         e, n = cer("".join(t["text"] for t in truth["turns"]), "".join(u.text for u in utts))
-        errs, chars = errs + e, chars + n
+        self.errs, self.chars = self.errs + e, self.chars + n
         ok = tot = 0.0
         for t in truth["turns"]:
             for u in utts:
@@ -88,10 +99,11 @@ def main() -> None:
                 if lab in scored and not any(lab in t["labels"] and overlap(t["start"], t["end"], u.start, u.end) > 0.3
                                              for t in truth["turns"]):
                     fp[lab] += 1
-        role_ok, role_total = role_ok + ok, role_total + tot
+        self.role_ok, self.role_total = self.role_ok + ok, self.role_total + tot
         if "disposition" in truth:
-            disp_n += 1
-            disp_ok += result.disposition == truth["disposition"]
+            promise = self.promise
+            self.disp_n += 1
+            self.disp_ok += result.disposition == truth["disposition"]
             for t in truth["turns"]:
                 if t.get("promise"):
                     promise["n"] += 1
@@ -104,23 +116,50 @@ def main() -> None:
                     promise["due"] += due
                     promise["both"] += any(f.amount == t["promise"]["amount"] and f.due == t["promise"]["due"]
                                            for f in hits)
+        return e, n, ok / max(tot, 1e-9)
+
+    def cer(self) -> float:
+        return self.errs / max(self.chars, 1)
+
+    def print_summary(self) -> None:
+        tp, fp, fn = self.tp, self.fp, self.fn
+        print(f"\noverall CER {self.cer():.1%}, role accuracy (by reference speech time)"
+              f" {self.role_ok / max(self.role_total, 1e-9):.1%}")
+        print(f"{'label':22s} {'P':>5s} {'R':>5s} {'F1':>5s} {'n':>3s}")
+        for lab in LABELS + (OUTCOMES if self.disp_n else ()):
+            p = tp[lab] / max(tp[lab] + fp[lab], 1)
+            r = tp[lab] / max(tp[lab] + fn[lab], 1)
+            f = 2 * p * r / max(p + r, 1e-9)
+            print(f"{lab:22s} {p:5.2f} {r:5.2f} {f:5.2f} {tp[lab] + fn[lab]:3d}")
+        if self.disp_n:
+            promise = self.promise
+            otp, ofp, ofn = (sum(d[k] for k in OUTCOMES) for d in (tp, fp, fn))
+            f1 = 2 * otp / max(2 * otp + ofp + ofn, 1)
+            print(f"outcome labels (micro) F1 {f1:.2f} on {self.disp_n} call(s); disposition right {self.disp_ok}/{self.disp_n}")
+            n = max(promise["n"], 1)
+            print(f"promises: {promise['found']}/{promise['n']} detected; amount exact {promise['amount']}/{promise['n']},"
+                  f" due exact {promise['due']}/{promise['n']}, both {promise['both']}/{promise['n']} ({promise['both'] / n:.0%})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("calls", nargs="*", default=DEFAULT_CALLS)
+    ap.add_argument("--audio", choices=("stereo", "mono"), default="stereo")
+    args = ap.parse_args()
+
+    from core.settings import load_settings
+    from flows.recording import process_recording
+
+    cfg = load_settings(environ={})
+    tally = Tally()
+    print(f"{'call':12s} {'CER':>6s} {'roles':>6s}  call-level findings")
+    for truth, audio in truth_files(args.calls, args.audio):
+        result = process_recording(call_of(truth, audio), cfg)
+        e, n, roles = tally.add(truth, result)
         calls = sorted({f"{f.kind}:{f.role}" for f in result.findings if f.severity != "info"})
         disp = f" [{result.disposition}]"
-        print(f"{truth['call_id']:12s} {e / max(n, 1):6.1%} {ok / max(tot, 1e-9):6.1%}  {', '.join(calls)}{disp}")
-    print(f"\noverall CER {errs / max(chars, 1):.1%}, role accuracy (by reference speech time) {role_ok / max(role_total, 1e-9):.1%}")
-    print(f"{'label':22s} {'P':>5s} {'R':>5s} {'F1':>5s} {'n':>3s}")
-    for lab in LABELS + (OUTCOMES if disp_n else ()):
-        p = tp[lab] / max(tp[lab] + fp[lab], 1)
-        r = tp[lab] / max(tp[lab] + fn[lab], 1)
-        f = 2 * p * r / max(p + r, 1e-9)
-        print(f"{lab:22s} {p:5.2f} {r:5.2f} {f:5.2f} {tp[lab] + fn[lab]:3d}")
-    if disp_n:
-        otp, ofp, ofn = (sum(d[k] for k in OUTCOMES) for d in (tp, fp, fn))
-        f1 = 2 * otp / max(2 * otp + ofp + ofn, 1)
-        print(f"outcome labels (micro) F1 {f1:.2f} on {disp_n} call(s); disposition right {disp_ok}/{disp_n}")
-        n = max(promise["n"], 1)
-        print(f"promises: {promise['found']}/{promise['n']} detected; amount exact {promise['amount']}/{promise['n']},"
-              f" due exact {promise['due']}/{promise['n']}, both {promise['both']}/{promise['n']} ({promise['both'] / n:.0%})")
+        print(f"{truth['call_id']:12s} {e / max(n, 1):6.1%} {roles:6.1%}  {', '.join(calls)}{disp}")
+    tally.print_summary()
 
 
 if __name__ == "__main__":

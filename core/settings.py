@@ -47,6 +47,46 @@ class AsrSettings:
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
     phantom_phrases: str = "speech/data/phantom_phrases.txt"
+    # Domain vocabulary (信用卡, 逾期, 还款 ...) shown to Whisper: a text file, one term per line,
+    # "#" comments; relative paths are under the project folder, like phantom_phrases.
+    vocabulary: str = "speech/data/collection_vocabulary.txt"
+    vocabulary_mode: str = "hotwords"  # off | hotwords (every window) | prompt (initial_prompt); bench/README.md
+
+    def __post_init__(self) -> None:
+        if self.vocabulary_mode not in VOCABULARY_MODES:
+            raise ValueError(f"asr.vocabulary_mode must be one of {', '.join(VOCABULARY_MODES)},"
+                             f" not {self.vocabulary_mode!r}")
+        if self.vocabulary_mode != "off":
+            vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
+
+
+VOCABULARY_MODES = ("off", "hotwords", "prompt")
+_PROJECT = Path(__file__).resolve().parents[1]
+
+
+def project_path(path: str) -> Path:
+    """A configured file path: absolute as given, relative ones under the project folder."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else _PROJECT / p
+
+
+def vocabulary_terms(path: str) -> tuple[str, ...]:
+    """The terms of an ``asr.vocabulary`` file (one per line, blank lines and ``#`` comments
+    skipped), in file order, each once.
+
+    Raises:
+        ValueError: the file cannot be read as UTF-8 text or holds no term (one line, naming it).
+    """
+    where = project_path(path)
+    try:
+        lines = where.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ValueError(f"asr.vocabulary: cannot read {where}: {reason}") from None
+    terms = tuple(dict.fromkeys(s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")))
+    if not terms:
+        raise ValueError(f"asr.vocabulary: {where} holds no term (one per line, # for comments)")
+    return terms
 
 
 @dataclass(frozen=True, slots=True)

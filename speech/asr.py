@@ -2,17 +2,32 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from core.domain import Word
-from core.settings import AsrSettings
+from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
 
-_PROJECT = Path(__file__).resolve().parents[1]
+TERM_SEPARATOR = "、"   # the terms as one enumeration, "信用卡、逾期、还款。": a list joined with
+                       # "，" or spaces made Whisper base drop timestamps and lose words (bench/README.md)
+
+
+def vocabulary_options(settings: AsrSettings) -> dict[str, str]:
+    """The faster-whisper options that show the domain vocabulary (``asr.vocabulary_mode``).
+
+    ``hotwords``: the terms go into the prompt of every 30-s window Whisper decodes (after
+    ``<|startofprev|>``), sequential or batched. ``prompt``: the terms as ``initial_prompt``;
+    with ``condition_on_previous_text`` off (as here) faster-whisper uses it for the first
+    window of the VAD-joined speech only, while the batched pipeline puts it before every
+    chunk. ``off``: neither.
+    """
+    if settings.vocabulary_mode == "off":
+        return {}
+    text = TERM_SEPARATOR.join(vocabulary_terms(settings.vocabulary)) + "。"
+    return {"hotwords": text} if settings.vocabulary_mode == "hotwords" else {"initial_prompt": text}
 
 
 class Transcriber:
@@ -35,17 +50,26 @@ class Transcriber:
             num_workers=settings.num_workers,
         )
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
-        phantom = Path(settings.phantom_phrases)
-        self.phantoms = load_phrase_list(str(phantom if phantom.is_absolute() else _PROJECT / phantom))
+        self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
+        self.vocabulary = vocabulary_options(settings)
         self.model_name = folder.name
         logger.info("loaded Whisper model %s on %s (%s)", folder.name, device, compute_type)
+        for text in self.vocabulary.values():
+            tokens = len(self.model.hf_tokenizer.encode(" " + text).ids)
+            if tokens >= self.model.max_length // 2:
+                logger.warning("asr.vocabulary: %d tokens, Whisper reads only %d of them: shorten the file",
+                               tokens, self.model.max_length // 2 - 1)
 
     def transcribe(self, samples: np.ndarray) -> list[Word]:
         """Recognise one channel of 16 kHz float32 audio (already gain-normalised).
 
         Returns:
-            Words in time order, Simplified Chinese, phantom segments dropped.
+            Words in time order, Simplified Chinese, phantom segments and loops dropped.
         """
+        return drop_unaligned(drop_loops(self.recognise(samples)))
+
+    def recognise(self, samples: np.ndarray) -> list[Word]:
+        """Whisper's words for one channel with phantom segments dropped (no loop guard)."""
         s = self.settings
         kwargs = dict(
             language=s.language,
@@ -61,6 +85,7 @@ class Transcriber:
             no_speech_threshold=s.no_speech_threshold,
             log_prob_threshold=s.log_prob_threshold,
             compression_ratio_threshold=s.compression_ratio_threshold,
+            **self.vocabulary,
         )
         if self.pipeline is not None:
             segments, _ = self.pipeline.transcribe(samples, batch_size=s.batch_size, **kwargs)
@@ -84,6 +109,53 @@ class Transcriber:
         if dropped:
             logger.info("dropped %d phantom segment(s)", dropped)
         return words
+
+
+UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech
+UNSURE_PROBABILITY = 0.2  # an unsure word just before such words goes with them
+
+
+def drop_unaligned(words: list[Word]) -> list[Word]:
+    """``words`` without those the aligner could place on no audio (zero length), the words
+    between two of them, and an unsure word (probability < 0.2) just before one: text Whisper
+    adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。" after the
+    AISHELL clip's last word (bench/README.md)."""
+    n = len(words)
+    unaligned = [w.end - w.start < UNALIGNED_S for w in words]
+    out = []
+    for i, w in enumerate(words):
+        before = i > 0 and unaligned[i - 1]
+        after = i + 1 < n and unaligned[i + 1]
+        if unaligned[i] or (before and (after or i + 1 == n)) or (after and w.probability < UNSURE_PROBABILITY):
+            continue
+        out.append(w)
+    return out
+
+
+LOOP_REPEATS = 6   # a run of 1-4 words said this many times in a row is a decoding loop
+LOOP_UNIT = 4
+
+
+def drop_loops(words: list[Word]) -> list[Word]:
+    """``words`` without runs where the same 1-4 words repeat ``LOOP_REPEATS`` times or more
+    in a row (Whisper's decoding loops, e.g. "字幕——" dozens of times after the last sentence
+    when a prompt is shown). Real speech repeats a word two or three times, not six."""
+    texts = [squash(w.text) for w in words]
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        for unit in range(1, LOOP_UNIT + 1):
+            run = 1
+            while texts[i:i + unit] == texts[i + run * unit:i + (run + 1) * unit]:
+                run += 1
+            if run >= LOOP_REPEATS:
+                logger.info("dropped a decoding loop of %d words", run * unit)
+                i += run * unit
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 _cache: dict[AsrSettings, Transcriber] = {}
