@@ -110,12 +110,32 @@ class DiarizationSettings:
     num_speakers: int = 2
     max_speakers: int = 0            # 3 allows a third voice (a relative taking the phone); 0 = exactly num_speakers
     device: str = "cpu"
+    # the embedded pipeline's parameters (an operator's pipeline_dir keeps the ones in its config.yaml)
+    segmentation_threshold: float = 0.45   # speech activity threshold of the segmentation model
+    clustering_threshold: float = 0.5      # average-linkage cosine distance at which speakers stop merging
+    min_duration_off: float = 0.4          # a speaker's pauses shorter than this are bridged (s)
+    # post-processing, any pipeline
+    island_max_s: float = 0.5              # turns shorter than this go to the nearest neighbour's speaker; 0 = off
+    # turn edges moved to where the audio's energy says speech starts/ends
+    snap_max_shift_s: float = 0.3          # how far an edge may move (s); 0 = off
+    snap_rel_db: float = 40.0              # speech = frames within this many dB of the loudest frames
 
     def __post_init__(self) -> None:
         if self.mono_backend not in ("pyannote", "none"):
             raise ValueError(f"diarization.mono_backend must be pyannote or none, not {self.mono_backend!r}")
         if self.num_speakers < 1 or (self.max_speakers and self.max_speakers < self.num_speakers):
             raise ValueError("diarization: num_speakers must be >= 1 and max_speakers 0 or >= num_speakers")
+        for key in ("segmentation_threshold", "clustering_threshold"):
+            if not 0.0 < getattr(self, key) < 1.0:
+                raise ValueError(f"diarization.{key} must be between 0 and 1, not {getattr(self, key)}")
+        if not 0.0 <= self.min_duration_off <= 2.0:
+            raise ValueError(f"diarization.min_duration_off must be 0-2 s, not {self.min_duration_off}")
+        if not 0.0 <= self.island_max_s <= 2.0:
+            raise ValueError(f"diarization.island_max_s must be 0-2 s, not {self.island_max_s}")
+        if not 0.0 <= self.snap_max_shift_s <= 2.0:
+            raise ValueError(f"diarization.snap_max_shift_s must be 0-2 s, not {self.snap_max_shift_s}")
+        if not 10.0 <= self.snap_rel_db <= 80.0:
+            raise ValueError(f"diarization.snap_rel_db must be 10-80 dB, not {self.snap_rel_db}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,9 +131,13 @@ class EmbeddedSpeakerDiarization(SpeakerDiarization):
         if len(tracks) < 3:
             return {}
         vectors, weights = [], []
+        cache = file.setdefault("training_cache/turns", {}) if self.training else {}
         for seg, _, _ in tracks:
-            wav, _ = self._audio.crop(file, seg, mode="pad")
-            vectors.append(self._embedding(wav[None])[0])
+            key = (round(seg.start, 3), round(seg.end, 3))
+            if key not in cache:
+                wav, _ = self._audio.crop(file, seg, mode="pad")
+                cache[key] = self._embedding(wav[None])[0]
+            vectors.append(cache[key])
             weights.append(seg.duration)
         x = np.asarray(vectors, dtype=np.float64)
         ok = ~np.isnan(x).any(axis=1)
@@ -287,14 +291,39 @@ def run(
     min_speakers: int | None,
     max_speakers: int | None,
     exclusive: bool = False,
+    params: dict | None = None,
+    cache: dict | None = None,
 ) -> list[tuple[float, float, str]]:
-    """Diarize 16 kHz mono float audio; return sorted (start, end, speaker) triples."""
+    """Diarize 16 kHz mono float audio; return sorted (start, end, speaker) triples.
+
+    ``params``: ``{"segmentation": {...}, "clustering": {...}}`` values instantiated before the
+    run, for the embedded pipeline only (an operator's pipeline keeps its config.yaml's).
+    ``cache``: a dict kept by the caller between runs on the same audio: the network outputs
+    (segmentation, chunk and turn embeddings) are stored there and reused, so a parameter
+    sweep re-clusters instead of re-running the networks.
+    """
     tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
-    file = {"waveform": tensor, "sample_rate": SAMPLE_RATE, "uri": "call"}
+    file = cache if cache is not None else {}
+    file.update({"waveform": tensor, "sample_rate": SAMPLE_RATE, "uri": "call"})
     with _run_lock, warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
-        output = pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
-                          max_speakers=max_speakers)
+        if params and isinstance(pipeline, EmbeddedSpeakerDiarization):
+            _instantiate(pipeline, params)
+        pipeline.training = cache is not None  # pyannote caches network outputs in `file` while training
+        try:
+            output = pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
+                              max_speakers=max_speakers)
+        finally:
+            pipeline.training = False
     annotation = getattr(output, "exclusive_speaker_diarization" if exclusive else "speaker_diarization", output)
     return sorted((float(seg.start), float(seg.end), str(label))
                   for seg, _, label in annotation.itertracks(yield_label=True))
+
+
+def _instantiate(pipeline: Pipeline, params: dict) -> None:
+    """Set the given parameters (others unchanged) when they differ from the pipeline's."""
+    current = pipeline.parameters(instantiated=True)
+    wanted = {group: {**current.get(group, {}), **values} for group, values in params.items()}
+    merged = {**current, **wanted}
+    if merged != current:
+        pipeline.instantiate(merged)
