@@ -8,6 +8,7 @@ import sys
 from zlib import crc32
 
 import numpy as np
+import pytest
 
 from analysis.abuse import model_proba
 from analysis.evaluate import cold_scores
@@ -39,6 +40,7 @@ def test_word_ngrams_respect_punctuation_chunks():
     assert start in hashed_ngrams("你好,再见", 1 << 17, 0, 2)
 
 
+@pytest.mark.slow  # a subprocess of its own (full suite only)
 def test_jieba_loads_silently():
     # jieba logs "Building prefix dict ..." to stderr by default: not in our use
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -78,7 +80,7 @@ def test_insult_vs_service_complaint():
 def test_abuse_classifier_on_cold_dev_holds(test_data):
     s = cold_scores(test_data / "text" / "COLD" / "dev.csv")
     assert s["n"] == 6431
-    assert s["f1"] >= 0.89 and s["auc"] >= 0.95
+    assert s["accuracy"] >= 0.89 and s["f1"] >= 0.89 and s["auc"] >= 0.95
 
 
 def test_topic_splits_hold_the_topic_out(test_data):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.evaluate import cold_scores, evaluate_rows, load_rows, main
+from analysis.evaluate import evaluate_rows, load_rows, main
 
 EVALDATA = Path(__file__).resolve().parents[1] / "analysis" / "evaldata"
 TARGETS = {"abuse": 0.9, "threat": 0.9, "privacy": 0.9, "pii": 0.9, "identity_disclosure": 0.85,
@@ -49,12 +49,6 @@ def test_blind_sets(name):
     # them; first-pass figures are in analysis/README.md. Floors slightly below what is reached.
     res = evaluate_rows(load_rows(EVALDATA / name))
     check(res, BLIND_TARGETS, sentiment=0.95)
-
-
-def test_abuse_classifier_on_cold_dev(test_data):
-    s = cold_scores(test_data / "text" / "COLD" / "dev.csv")
-    assert s["n"] == 6431
-    assert s["accuracy"] >= 0.87 and s["f1"] >= 0.87 and s["auc"] >= 0.93
 
 
 def test_cli_prints_table(test_data, capsys):

@@ -223,6 +223,7 @@ def cli(*args, env=None, cwd=None):
                           timeout=120, env=full, cwd=cwd)
 
 
+@pytest.mark.slow  # a subprocess of its own (full suite only)
 def test_subprocess_errors_are_one_line_without_traceback(tmp_path):
     bad = not_duckdb(tmp_path / "x.duckdb")
     deep = nested_json(tmp_path / "deep.jsonl")

@@ -14,7 +14,6 @@ import pytest
 
 from core.domain import Word
 from core.settings import DiarizationSettings
-from speech import pyannote_backend as backend
 from speech.diarization import Turn, assign_words, diarize, turns_by_channel
 
 
@@ -36,6 +35,22 @@ def read_rttm(path: Path) -> list[Turn]:
         f = line.split()
         turns.append(Turn(float(f[3]), float(f[3]) + float(f[4]), f[7]))
     return turns
+
+
+
+class _LazyBackend:
+    """speech.pyannote_backend, imported on first use: it loads torch and pyannote (seconds),
+    which collecting the fast tier must not pay."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # pytest's collection probes __test__, _mock_name and the like
+            raise AttributeError(name)
+        from speech import pyannote_backend
+
+        return getattr(pyannote_backend, name)
+
+
+backend = _LazyBackend()
 
 
 def der(reference: list[Turn], hypothesis: list[Turn]) -> float:

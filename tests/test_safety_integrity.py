@@ -326,6 +326,7 @@ def test_analyze_text_never_overwrites_its_input(tmp_path):
         assert src.read_text(encoding="utf-8") == original
 
 
+@pytest.mark.slow  # a subprocess of its own (full suite only)
 def test_analyze_text_killed_mid_write_leaves_the_old_output(tmp_path):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps({"role": "customer", "text": f"第{i}句"}, ensure_ascii=False) + "\n"

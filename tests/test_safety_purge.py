@@ -20,7 +20,6 @@ from callqa.cli import app
 from core.domain import Call, Failure
 from core.filenames import safe_name
 from core.files import sha256_file
-from flows.nightly import plan, skip_purged
 from tests.helpers.warehouse_data import processed
 from warehouse.artifacts import recorded_files
 from warehouse.export import ExportError, export
@@ -47,6 +46,7 @@ def land(db: Path, calls, failures=(), metadata=None) -> None:
 # -- 1. a purge holds ---------------------------------------------------------------------
 
 def test_purged_call_is_never_planned_again_until_lifted(tmp_path):
+    from flows.nightly import plan, skip_purged  # Prefect: imported only where used
     db = tmp_path / "w.duckdb"
     keep, gone = processed("keep", "h-keep"), processed("gone", "h-gone")
     gone.call.account_id = "A-ERASE"
@@ -90,6 +90,7 @@ def test_run_summary_counts_purged_skips(tmp_path, capsys):
 
 
 def test_failed_call_keeps_its_metadata_and_is_purged_by_account(tmp_path):
+    from flows.nightly import plan, skip_purged  # Prefect: imported only where used
     db = tmp_path / "w.duckdb"
     started = datetime(2026, 11, 2, 2, 15, tzinfo=timezone.utc)
     call = Call("bad", "/archive/bad.wav", "h-bad", 300, collector_id="C9", account_id="A-BAD", started_at=started,
@@ -288,6 +289,7 @@ def test_folders_written_before_recording_are_left_alone(tmp_path):
 
 @pytest.mark.slow
 def test_purge_killed_after_its_transaction_is_finished_by_the_next(tmp_path, cfg):
+    from flows.nightly import plan, skip_purged  # Prefect: imported only where used
     from callqa.report import build_report
 
     db = tmp_path / "w.duckdb"
