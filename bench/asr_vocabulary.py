@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.calls_e2e import DEFAULT_CALLS, LABELS, Tally, call_of, truth_files  # noqa: E402
+from bench.calls_e2e import DEFAULT_CALLS, LABELS, SCORING, Tally, call_of, truth_files  # noqa: E402
 
 RATE = 16000
 
@@ -72,7 +72,7 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
 def settings_for(mode: str):
     from core.settings import load_settings
 
-    return load_settings(environ={}).with_overrides({"asr.vocabulary_mode": mode})
+    return load_settings(environ={}).with_overrides({"asr.vocabulary_mode": mode, **SCORING})
 
 
 def use_transcriber(settings, transcriber) -> None:

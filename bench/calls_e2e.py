@@ -59,6 +59,9 @@ def call_of(truth: dict, audio: Path):
                 timezone=truth.get("timezone"))
 
 
+SCORING = {"warehouse.store_raw_text": True}   # CER is scored on the unredacted text
+
+
 class Tally:
     """CER, role accuracy, label and outcome counts over the calls added."""
 
@@ -80,7 +83,10 @@ class Tally:
         tp, fp, fn = self.tp, self.fp, self.fn
         utts = result.utterances
         scored = LABELS + (OUTCOMES if "disposition" in truth else ())
-        e, n = cer("".join(t["text"] for t in truth["turns"]), "".join(u.text for u in utts))
+        # what Whisper wrote, before redaction masks names and numbers (the pipeline keeps it only
+        # with warehouse.store_raw_text: SCORING turns it on)
+        said = result.raw_texts if result.raw_texts is not None else [u.text for u in utts]
+        e, n = cer("".join(t["text"] for t in truth["turns"]), "".join(said))
         self.errs, self.chars = self.errs + e, self.chars + n
         ok = tot = 0.0
         for t in truth["turns"]:
@@ -150,7 +156,7 @@ def main() -> None:
     from core.settings import load_settings
     from flows.recording import process_recording
 
-    cfg = load_settings(environ={})
+    cfg = load_settings(environ={}).with_overrides(SCORING)
     tally = Tally()
     print(f"{'call':12s} {'CER':>6s} {'roles':>6s}  call-level findings")
     for truth, audio in truth_files(args.calls, args.audio):
