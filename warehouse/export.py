@@ -189,8 +189,7 @@ def _write_table(con: duckdb.DuckDBPyConnection, table: str, selection: str, tar
     ids (they are appended as calls land), so only that stretch of the table is read. Returns
     the rows written."""
     on_days, params = (" AND s.call_date IN (SELECT unnest(?::DATE[]))", [days]) if days is not None else ("", [])
-    first, last = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {table} t JOIN {selection} s USING (call_id)"
-                              f" WHERE true{on_days}", params).fetchall()[0]
+    first, last = _row_range(con, table, selection, on_days, params)
     if first is None:
         return 0
     query = (f"SELECT t.*, s.call_date AS {_DAY} FROM {table} t JOIN {selection} s USING (call_id)"
@@ -237,13 +236,14 @@ def _day_groups(con: duckdb.DuckDBPyConnection, selection: str, calls: int) -> l
     return groups
 
 
-def _first_row(con: duckdb.DuckDBPyConnection, table: str, selection: str, on_days: str = "",
-               params: list | None = None) -> int | None:
-    """The lowest row id of the selected calls' rows in ``table`` (None: no rows). Rows are
-    appended as calls land, so a night's calls lie at the table's end: reading from here on
-    skips the rest of the table (zone maps), with the same result."""
-    return con.execute(f"SELECT min(t.rowid) FROM {table} t JOIN {selection} s USING (call_id) WHERE true{on_days}",
-                       params or []).fetchall()[0][0]
+def _row_range(con: duckdb.DuckDBPyConnection, table: str, selection: str, on_days: str = "",
+               params: list | None = None) -> tuple[int | None, int | None]:
+    """The lowest and highest row ids of the selected calls' rows in ``table`` (None: no rows).
+    Rows are appended as calls land, so a night's calls lie at the table's end: reading only
+    this stretch skips the rest of the table (zone maps), with the same result."""
+    first, last = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {table} t JOIN {selection} s USING (call_id)"
+                              f" WHERE true{on_days}", params or []).fetchall()[0]
+    return first, last
 
 
 class _SideFile:
@@ -423,7 +423,7 @@ def _write(con: duckdb.DuckDBPyConnection, out: Path, export_id: str, work: Path
 
 def _write_transcripts(con: duckdb.DuckDBPyConnection, out: Path, records: _SideFile) -> int:
     """RTTM and WebVTT of each call in ``tsel``, its utterances read in one sorted stream."""
-    first = _first_row(con, "utterances", "tsel") or 0
+    first = _row_range(con, "utterances", "tsel")[0] or 0
     reader = con.sql("SELECT t.call_id, u.idx, u.speaker, u.role, u.start_s, u.end_s, u.text FROM tsel t"
                      " LEFT JOIN (SELECT * FROM utterances WHERE rowid >= ?) u USING (call_id) ORDER BY t.call_id, u.idx",
                      params=[first]).to_arrow_reader(BATCH_ROWS)

@@ -246,11 +246,8 @@ class Listing:
 
     rows: list[dict[str, Any]]
     by_call: dict[str, list[dict[str, Any]]]
+    breach_only_listed: int
     breach_only_total: int
-
-    @property
-    def breach_only_listed(self) -> int:
-        return sum(row["call_id"] in self.by_call and not row.get("page") for row in self.rows)
 
 
 def _listing(rep: Reports, reasons: dict[str, list[str]], pages: Iterable[str], max_rows: int = 0) -> Listing:
@@ -259,6 +256,7 @@ def _listing(rep: Reports, reasons: dict[str, list[str]], pages: Iterable[str], 
     pages = set(pages)
     breach_only, breach_only_total = rep.breach_calls(without=pages, limit=max_rows or None)
     listed = rep.calls(pages | set(breach_only))
+    breach_only_listed = len(set(breach_only) & {row["call_id"] for row in listed})  # landed calls only
     by_call = rep.call_breaches(row["call_id"] for row in listed)
     kinds = rep.flag_kinds(row["call_id"] for row in listed)
     for row in listed:
@@ -266,7 +264,7 @@ def _listing(rep: Reports, reasons: dict[str, list[str]], pages: Iterable[str], 
             [WHY["rules"]] if row["call_id"] in by_call else [])
         row["flag_kinds"] = sorted({k for k, _ in kinds.get(row["call_id"], [])})
         row["flag_roles"] = [f"{k}:{r}" for k, r in kinds.get(row["call_id"], [])]
-    return Listing(listed, by_call, breach_only_total)
+    return Listing(listed, by_call, breach_only_listed, breach_only_total)
 
 
 def _write_overview(rep: Reports, env: Environment, out: Path, common: dict[str, Any], pages: dict[str, str],

@@ -27,11 +27,13 @@ DISPOSITION_TITLES = {"right_party": "right party", "third_party": "third party"
 def outcomes_section(rep: Reports, pages: dict[str, str]) -> dict[str, Any]:
     """Rows for the overview's outcomes section; ``pages`` maps call ids to their page (relative
     to calls/), calls without one are listed unlinked."""
-    def link(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def link(rows: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
+        """The first LIST_ROWS of ``rows`` linked to their pages, and how many there are in all
+        (``total``: when ``rows`` holds only the first ones)."""
         shown = rows[:LIST_ROWS]
         for row in shown:
             row["page"] = pages.get(row.get("call_id") or "")
-        return {"rows": shown, "total": len(rows)}
+        return {"rows": shown, "total": len(rows) if total is None else total}
 
     as_of, window = rep.as_of(), rep.window
     breaches, n_breaches = rep.first_collection_breaches(None if window.unbounded else window.since,
@@ -42,7 +44,7 @@ def outcomes_section(rep: Reports, pages: dict[str, str]) -> dict[str, Any]:
         "weekly": rep.outcomes_weekly(as_of),
         "broken": link(rep.promise_status(as_of, "broken")),
         "follow_ups": link(rep.follow_ups()),
-        "breaches": {"rows": link(breaches)["rows"], "total": n_breaches},
+        "breaches": link(breaches, n_breaches),
         "profile": rep.settings.profile,
         "rules": list(rep.settings.rules),
         "rule_titles": RULE_TITLES,
