@@ -137,6 +137,6 @@ def parse_day(value: Optional[str], option: str) -> Optional[date]:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(value.strip())
     except ValueError:
         fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")

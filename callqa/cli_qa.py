@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import date
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -58,23 +57,13 @@ DbOpt = typer.Option(None, "--db", help="DuckDB file (default from config: var/c
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML configuration file (default: ./callqa.toml).")
 
 
-def _date(value: Optional[str], option: str) -> Optional[date]:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        _fail(f"{option} must be a date like 2026-11-30, got {value!r}")
-        raise  # unreachable
-
-
 def _window(since: Optional[str], until: Optional[str], tz: str, days: int):
     """The report window: --since to --until (inclusive local dates); --until alone: the
     ``days`` days ending then; --since alone: from then to today; neither: the last ``days``
     days ending today (in ``tz``)."""
     from warehouse.reporting import Window
 
-    start, end = _date(since, "--since"), _date(until, "--until")
+    start, end = _day(since, "--since"), _day(until, "--until")
     try:
         if start is None:
             return Window.last_days(days, tz, today=end)

@@ -301,8 +301,8 @@ def test_cli_window_options(db, tmp_path):
     assert default.exit_code == 0, default.output
     until = datetime.now(timezone(timedelta(hours=8))).date()
     assert f"report {until - timedelta(days=6)} – {until}:" in default.output
-    for args, message in ((["--since", "11/16/2026"], "--since must be a date"),
-                          (["--until", "2026-13-01"], "--until must be a date"),
+    for args, message in ((["--since", "11/16/2026"], "--since '11/16/2026' is not a date"),
+                          (["--until", "2026-13-01"], "--until '2026-13-01' is not a date"),
                           (["--since", "2026-11-20", "--until", "2026-11-10"], "after it ends")):
         bad = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), *args, "-c", str(CONFIG)])
         assert bad.exit_code == 2 and message in bad.output, bad.output
