@@ -78,8 +78,8 @@ def known_error(exc: BaseException) -> tuple[int, str] | None:
 
 
 class CallqaGroup(TyperGroup):
-    """The ``callqa`` command group: known failures of any command become one-line errors.
-    (A command's bad arguments stay Typer's usage message: exit 2, no traceback.)"""
+    """The ``callqa`` command group: known failures of any command become one-line errors
+    (usage mistakes are made one line by :func:`run_app`)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -91,16 +91,41 @@ class CallqaGroup(TyperGroup):
             fail(known[1], known[0])
 
 
-def run_app(app: typer.Typer) -> None:
-    """Run the CLI; an unexpected exception is one line and exit 2 unless ``CALLQA_DEBUG`` is set."""
+def _usage_error(exc: Exception) -> int | None:
+    """Show a Click usage error or other Click exception on one line; its exit code, or None
+    when ``exc`` is not one. (Typer may vendor Click, so they are recognised by shape.)"""
+    if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``callqa`` or ``callqa models``: the help
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None)
+    message = one_line(exc.format_message())
+    hint = f" (see {command} --help)" if command else ""
+    err.print(f"[red]error:[/red] {escape(f'{command}: {message}' if command else message)}{escape(hint)}",
+              highlight=False)
+    return exc.exit_code
+
+
+def run_app(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with its code. A usage mistake (unknown option, missing argument)
+    is one line naming the command, exit 2; an unexpected exception is one line, exit 2,
+    unless ``CALLQA_DEBUG`` is set."""
     try:
-        app()
+        code = app(args=args, prog_name="callqa", standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted", highlight=False)
+        code = 1
     except Exception as exc:  # noqa: BLE001  (the last resort: never a traceback for the user)
-        if os.environ.get("CALLQA_DEBUG"):
-            raise
-        err.print(f"[red]error:[/red] {escape(one_line(f'{type(exc).__name__}: {exc}'))}"
-                  " (unexpected; CALLQA_DEBUG=1 shows the traceback)", highlight=False)
-        sys.exit(2)
+        code = _usage_error(exc)
+        if code is None:
+            if os.environ.get("CALLQA_DEBUG"):
+                raise
+            err.print(f"[red]error:[/red] {escape(one_line(f'{type(exc).__name__}: {exc}'))}"
+                      " (unexpected; CALLQA_DEBUG=1 shows the traceback)", highlight=False)
+            code = 2
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def check_recordable(db: Path, what: str) -> None:

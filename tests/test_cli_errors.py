@@ -275,3 +275,33 @@ def test_last_resort_guard_names_the_exception_and_the_debug_switch(tmp_path):
     debug = subprocess.run([sys.executable, "-c", BOOM], capture_output=True, text=True, timeout=120,
                            env=dict(env, CALLQA_DEBUG="1"))
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "KeyError" in debug.stderr
+
+
+@pytest.mark.parametrize("args, line", [
+    (["run"], "error: callqa run: Missing argument 'archive'. (see callqa run --help)"),
+    (["report", "--bogus"], "error: callqa report: No such option: --bogus"),
+    (["search", "--limit", "x", "foo"], "error: callqa search: Invalid value for '--limit'"),
+    (["--version"], "error: callqa: No such option: --version"),
+])
+def test_usage_mistakes_are_one_line(args, line, capsys):
+    """What main() shows for a mistyped command line: one line naming the command, exit 2
+    (Typer's own message is a box of five lines)."""
+    from callqa.cli_common import run_app
+
+    with pytest.raises(SystemExit) as stop:
+        run_app(app, args)
+    out = capsys.readouterr()
+    assert stop.value.code == 2
+    assert out.err.startswith(line) and len(out.err.strip().splitlines()) == 1, out.err
+    assert out.out == ""
+
+
+def test_help_and_bare_command_still_show_help(capsys):
+    from callqa.cli_common import run_app
+
+    with pytest.raises(SystemExit) as stop:
+        run_app(app, ["report", "--help"])
+    assert stop.value.code == 0 and "--max-pages" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        run_app(app, [])
+    assert stop.value.code == 2 and "Usage: callqa" in capsys.readouterr().out
