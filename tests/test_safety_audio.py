@@ -253,6 +253,18 @@ def test_report_and_export_play_redacted_audio(tmp_path, repo_root, cfg, transcr
     assert (tmp_path / "exp" / "audio" / f"{safe_name('dev_call_05')}.wav").read_bytes() == played.read_bytes()
     assert all(p.read_bytes() != src.read_bytes() for p in (tmp_path / "exp").rglob("*") if p.is_file())
 
+    # the next night's export --audio writes only calls with no audio there yet; --full all again
+    exported_wav = tmp_path / "exp" / "audio" / f"{safe_name('dev_call_05')}.wav"
+    before = exported_wav.stat().st_mtime_ns
+    again = CliRunner().invoke(app, ["export", "--db", str(db), "--out", str(tmp_path / "exp"), "--audio"])
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.output)["audio_ok"], json.loads(again.output)["audio_kept"]) == (0, 1)
+    assert exported_wav.stat().st_mtime_ns == before
+    full = CliRunner().invoke(app, ["export", "--db", str(db), "--out", str(tmp_path / "exp"), "--audio", "--full"])
+    assert full.exit_code == 0, full.output
+    assert (json.loads(full.output)["audio_ok"], json.loads(full.output)["audio_kept"]) == (1, 0)
+    assert exported_wav.read_bytes() == played.read_bytes()
+
     # a purge reaches the exported audio like the other per-call files
     purged = CliRunner().invoke(app, ["purge", "--db", str(db), "--call-id", "dev_call_05", "--yes"])
     assert purged.exit_code == 0, purged.output

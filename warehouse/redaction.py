@@ -71,6 +71,9 @@ def calls_audio(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str
     return {cid: CallAudio(cid, path, sha, rate, spans.get(cid, [])) for cid, path, sha, rate in rows}
 
 
-def landed_calls(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Ids of every landed (status ok) call, sorted."""
-    return [r[0] for r in con.execute("SELECT call_id FROM calls WHERE status = 'ok' ORDER BY call_id").fetchall()]
+def calls_without_audio(con: duckdb.DuckDBPyConnection, folder: str) -> list[str]:
+    """Ids of the landed (status ok) calls with no redacted audio recorded in export ``folder``
+    (new calls, and calls whose audio an export removed because they changed), sorted."""
+    return [r[0] for r in con.execute(
+        "SELECT call_id FROM calls c WHERE status = 'ok' AND NOT EXISTS (SELECT 1 FROM artifact_files f"
+        " WHERE f.folder = ? AND f.kind = 'audio' AND f.call_id = c.call_id) ORDER BY call_id", [folder]).fetchall()]

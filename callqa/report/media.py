@@ -20,7 +20,7 @@ from core.files import sha256_file, write_atomic
 from core.settings import AudioSettings
 from speech.audio import AudioError, decode
 from speech.redact_audio import redact_audio
-from warehouse.redaction import CallAudio, call_audio, landed_calls
+from warehouse.redaction import CallAudio, calls_audio, calls_without_audio
 from warehouse.artifacts import Written, record_files
 from warehouse.store import Warehouse
 
@@ -101,24 +101,39 @@ def place_audio(rec: CallAudio, audio_dir: Path, slug: str, url_slug: str, setti
     return AudioCopy(None, status, NOTES[status])
 
 
+AUDIO_BATCH = 1_000  # calls whose masked spans are read in one query
+
+
 def export_audio(db: str | Path, out: Path, settings: AudioSettings) -> dict[str, int]:
-    """``callqa export --audio``: every landed call's redacted recording as ``out/audio/<name>.wav``,
+    """``callqa export --audio``: each landed call's redacted recording as ``out/audio/<name>.wav``,
     each file recorded against the export folder ``out`` so that a purge removes it.
 
+    Incremental like the export it follows: only calls with no audio recorded in ``out`` are
+    written (new calls, and changed calls, whose audio the export just removed; after a full
+    export, every call). A call whose recording is missing or changed is tried again next time.
+
     Returns how many calls ended in each status (audio_ok, audio_missing, audio_changed,
-    audio_failed).
+    audio_failed) and ``audio_kept``, the calls whose audio was already there.
     """
     with Warehouse(db, read_only=True) as wh:
-        recs = [call_audio(wh.con, call_id) for call_id in landed_calls(wh.con)]
+        todo = calls_without_audio(wh.con, str(out.resolve()))
+        landed = wh.con.execute("SELECT count(*) FROM calls WHERE status = 'ok'").fetchone()[0]
     counts = dict.fromkeys(("audio_ok", "audio_missing", "audio_changed", "audio_failed"), 0)
-    written: list[Written] = []
-    for rec in recs:
-        if rec is not None:
+    counts["audio_kept"] = landed - len(todo)
+    for i in range(0, len(todo), AUDIO_BATCH):
+        batch = todo[i:i + AUDIO_BATCH]
+        with Warehouse(db, read_only=True) as wh:
+            recs = calls_audio(wh.con, batch)
+        written: list[Written] = []
+        for call_id in batch:
+            rec = recs.get(call_id)
+            if rec is None:
+                continue
             dest = out / "audio" / f"{safe_name(rec.call_id)}.wav"
             status = write_redacted(rec, dest, settings)
             counts[f"audio_{status}"] += 1
             if status == "ok":
                 written.append((dest, "audio", rec.call_id))
-    with Warehouse(db) as wh:
-        record_files(wh, out, written)
+        with Warehouse(db) as wh:  # each batch recorded as it is written: a crash loses no record
+            record_files(wh, out, written)
     return counts
