@@ -27,7 +27,7 @@ one utterance, at most N characters between them; within N seconds: the gap betw
 utterances (0 in one utterance). Comparisons: ``above``, ``below``, ``at_least``, ``at_most``
 (several: all hold); shares are 0..1.
 
-The input is a :class:`CallView` (utterances with role, times, text, normalised text and
+The input is a :class:`CategoryView` (utterances with role, times, text, normalised text and
 sentiment, the call's RoleMetrics and duration), so categories can be evaluated on a call
 read back from the warehouse as well as during analysis: ``evaluate_categories(view, catalog)``.
 Rules needing times (``first_s``, ``last_s``, ``within_s``) are skipped when the view is not
@@ -58,7 +58,7 @@ _COMPARE = {"above": (">", lambda x, v: x > v), "below": ("<", lambda x, v: x < 
 # ---- the input -------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class UtteranceView:
+class CategoryUtterance:
     """One utterance as categories see it.
 
     Attributes:
@@ -77,7 +77,7 @@ class UtteranceView:
 
 
 @dataclass(frozen=True, slots=True)
-class CallView:
+class CategoryView:
     """What categories are evaluated on: one call's utterances, metrics and duration.
 
     Attributes:
@@ -86,7 +86,7 @@ class CallView:
     """
 
     duration: float
-    utterances: tuple[UtteranceView, ...]
+    utterances: tuple[CategoryUtterance, ...]
     metrics: Mapping[str, RoleMetrics] | None = None
     timed: bool = True
 
@@ -97,8 +97,8 @@ class CallView:
 
 def call_view(utterances: Iterable[Any], duration: float | None = None,
               metrics: Iterable[RoleMetrics] | None = None, *, norms: Sequence[str] | None = None,
-              timed: bool = True) -> CallView:
-    """A CallView from utterances (anything with role, start, end, text, sentiment: the flow's
+              timed: bool = True) -> CategoryView:
+    """A CategoryView from utterances (anything with role, start, end, text, sentiment: the flow's
     Utterance, or rows read back from the warehouse) and the call's metrics.
 
     Args:
@@ -109,12 +109,12 @@ def call_view(utterances: Iterable[Any], duration: float | None = None,
     """
     utts = list(utterances)
     norms = list(norms) if norms is not None else [normalize(u.text or "") for u in utts]
-    views = tuple(UtteranceView(norm_role(u.role), float(u.start), float(u.end), u.text or "", n,
+    views = tuple(CategoryUtterance(norm_role(u.role), float(u.start), float(u.end), u.text or "", n,
                                 u.sentiment or "neutral") for u, n in zip(utts, norms))
     if duration is None:
         duration = max((v.end for v in views), default=0.0)
     by_role = {m.role: m for m in metrics} if metrics is not None else None
-    return CallView(float(duration), views, by_role, timed)
+    return CategoryView(float(duration), views, by_role, timed)
 
 
 # ---- conditions ------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class Condition:
     text: str = ""
     role: str | None = None
 
-    def evaluate(self, view: CallView) -> Outcome:  # pragma: no cover - every subclass defines it
+    def evaluate(self, view: CategoryView) -> Outcome:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
 
@@ -167,14 +167,14 @@ class Said(Condition):
                  f" in the last {last_s:g} s" if last_s is not None else "")
         self.text = f"{_who(roles)} {'did not say' if negate else 'said'} {source}{where}"
 
-    def _window(self, view: CallView) -> tuple[float, float]:
+    def _window(self, view: CategoryView) -> tuple[float, float]:
         if self.first_s is not None:
             return 0.0, min(self.first_s, view.duration)
         if self.last_s is not None:
             return max(0.0, view.duration - self.last_s), view.duration
         return 0.0, view.duration
 
-    def evaluate(self, view: CallView) -> Outcome:
+    def evaluate(self, view: CategoryView) -> Outcome:
         for i, u in enumerate(view.utterances):
             if not _role_ok(u.role, self.roles):
                 continue
@@ -207,7 +207,7 @@ class Near(Condition):
                     return True
         return False
 
-    def evaluate(self, view: CallView) -> Outcome:
+    def evaluate(self, view: CategoryView) -> Outcome:
         mine = [(i, u) for i, u in enumerate(view.utterances) if _role_ok(u.role, self.roles)]
         if self.chars is not None:
             for i, u in mine:
@@ -235,7 +235,7 @@ class Group(Condition):
         self.needs = frozenset().union(*(c.needs for c in children))
         self.text = f"{mode} of: " + "; ".join(c.text for c in children)
 
-    def evaluate(self, view: CallView) -> Outcome:
+    def evaluate(self, view: CategoryView) -> Outcome:
         outcomes = [c.evaluate(view) for c in self.children]
         held = [o for o in outcomes if o.ok]
         if self.mode == "any":
@@ -266,12 +266,12 @@ class Measure(Condition):
     """A number measured on the call compared with limits (silence, interruptions, sentiment)."""
 
     def __init__(self, name: str, role: str | None, compare: Compare,
-                 measure: Callable[[CallView, str | None], float | None], unit: str, needs: frozenset[str]) -> None:
+                 measure: Callable[[CategoryView, str | None], float | None], unit: str, needs: frozenset[str]) -> None:
         self.name, self.role, self.compare, self.measure = name, role, compare, measure
         self.unit, self.needs = unit, needs
         self.text = f"{role + ' ' if role else ''}{name} {compare.text}{unit}"
 
-    def evaluate(self, view: CallView) -> Outcome:
+    def evaluate(self, view: CategoryView) -> Outcome:
         value = self.measure(view, self.role)
         if value is None or not self.compare(value):
             return _NO
@@ -279,21 +279,21 @@ class Measure(Condition):
         return Outcome(True, (), (0.0, view.duration), note, self.role)
 
 
-def _silence_share(view: CallView, role: str | None) -> float | None:
+def _silence_share(view: CategoryView, role: str | None) -> float | None:
     everyone = (view.metrics or {}).get("all")
     if everyone is None or everyone.silence_s is None or view.duration <= 0:
         return None
     return everyone.silence_s / view.duration
 
 
-def _interruptions_per_min(view: CallView, role: str | None) -> float | None:
+def _interruptions_per_min(view: CategoryView, role: str | None) -> float | None:
     if view.duration <= 0 or view.metrics is None:
         return None
     m = view.metrics.get(role or "all")
     return (m.interruptions if m is not None else 0) / (view.duration / 60.0)
 
 
-def _negative_share(view: CallView, role: str | None) -> float | None:
+def _negative_share(view: CategoryView, role: str | None) -> float | None:
     mine = [u for u in view.utterances if role is None or u.role == role]
     return sum(u.sentiment == "negative" for u in mine) / len(mine) if mine else None
 
@@ -312,7 +312,7 @@ class Trajectory(Condition):
         self.role, self.min_drop, self.min_utterances = role, min_drop, min_utterances
         self.text = f"{role} sentiment drops by {min_drop:g} or more"
 
-    def evaluate(self, view: CallView) -> Outcome:
+    def evaluate(self, view: CategoryView) -> Outcome:
         mine = [u for u in view.utterances if u.role == self.role]
         if len(mine) < self.min_utterances:
             return _NO
@@ -470,7 +470,7 @@ def compile_conditions(raw: Any, expand: Callable[[str], str]) -> Condition:
 
 # ---- evaluation ------------------------------------------------------------------------
 
-def _utterance_hits(view: CallView, name: str, cat: RulePack) -> list[Finding]:
+def _utterance_hits(view: CategoryView, name: str, cat: RulePack) -> list[Finding]:
     out = []
     for i, u in enumerate(view.utterances):
         hits = cat.hits(u.norm, u.role)
@@ -481,7 +481,7 @@ def _utterance_hits(view: CallView, name: str, cat: RulePack) -> list[Finding]:
     return out
 
 
-def _call_finding(view: CallView, name: str, rule: Rule, o: Outcome) -> Finding:
+def _call_finding(view: CategoryView, name: str, rule: Rule, o: Outcome) -> Finding:
     role = rule.role or o.role or rule.conditions.role or "unknown"
     start, end = o.span if o.span is not None else (0.0, view.duration)
     if o.turns:
@@ -493,7 +493,7 @@ def _call_finding(view: CallView, name: str, rule: Rule, o: Outcome) -> Finding:
                    utterance_index=o.turns[0] if o.turns else None)
 
 
-def evaluate_categories(view: CallView, catalog: Catalog) -> list[Finding]:
+def evaluate_categories(view: CategoryView, catalog: Catalog) -> list[Finding]:
     """Every category hit in one call, as findings (kind = the category name; evidence
     redacted). Rules whose conditions need what the view lacks (times, metrics) are skipped."""
     findings: list[Finding] = []
@@ -528,9 +528,9 @@ def categories_of_rows(rows: Sequence[dict[str, Any]], catalog: Catalog) -> list
         calls.setdefault(row.get("call_id"), []).append(n)
     for members in calls.values():
         analyses = [analyze_text(rows[n]["role"], rows[n]["text"], catalog) for n in members]
-        utts = [UtteranceView(norm_role(rows[n]["role"]), 0.0, 0.0, rows[n]["text"], a.norm, a.sentiment)
+        utts = [CategoryUtterance(norm_role(rows[n]["role"]), 0.0, 0.0, rows[n]["text"], a.norm, a.sentiment)
                 for n, a in zip(members, analyses)]
-        for f in evaluate_categories(CallView(0.0, tuple(utts), None, timed=False), catalog):
+        for f in evaluate_categories(CategoryView(0.0, tuple(utts), None, timed=False), catalog):
             names = out[members[f.utterance_index if f.utterance_index is not None else 0]]
             if f.kind not in names:
                 names.append(f.kind)

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis import analyze_call
-from analysis.categories import CallView, UtteranceView, call_view, evaluate_categories, unjudged_rules
+from analysis.categories import CategoryView, CategoryUtterance, call_view, evaluate_categories, unjudged_rules
 from analysis.rules import Catalog, PackError, catalog, pack
 from callqa.cli import app
 from core.domain import RoleMetrics, Utterance
@@ -126,8 +126,8 @@ def test_catalog_is_cached_per_tuple_of_folders(test_data, tmp_path):
 
 # ---- conditions on small calls -----------------------------------------------------------
 
-def view(*turns, duration=None, metrics=True, timed=True) -> CallView:
-    """A CallView from (role, start, end, text[, sentiment]) with measured metrics."""
+def view(*turns, duration=None, metrics=True, timed=True) -> CategoryView:
+    """A CategoryView from (role, start, end, text[, sentiment]) with measured metrics."""
     utts = [Utterance("s", t[0], t[1], t[2], t[3], sentiment=t[4] if len(t) > 4 else "neutral") for t in turns]
     duration = duration if duration is not None else max(u.end for u in utts)
     return call_view(utts, duration, measure_call(utts, duration) if metrics else None, timed=timed)
@@ -145,7 +145,7 @@ def write_packs(tmp_path: Path, packs: dict[str, str]) -> Path:
     return folder
 
 
-def hit_rules(cat: Catalog, v: CallView) -> list[str]:
+def hit_rules(cat: Catalog, v: CategoryView) -> list[str]:
     return [f.rule_id for f in evaluate_categories(v, cat)]
 
 
@@ -479,8 +479,8 @@ def test_a_bad_pack_in_the_config_is_one_line_before_any_work(tmp_path):
 
 
 def test_utterance_views_are_plain_data():
-    u = UtteranceView("collector", 0.0, 1.0, "您好", "您好", "neutral")
-    v = CallView(1.0, (u,), None, timed=False)
+    u = CategoryUtterance("collector", 0.0, 1.0, "您好", "您好", "neutral")
+    v = CategoryView(1.0, (u,), None, timed=False)
     assert v.provides == frozenset() and v.utterances[0].norm == "您好"
 
 
