@@ -3,13 +3,15 @@
 Strong rules fire alone; `weak` rules need the COLD-trained classifier to agree; the
 classifier alone fires only when very confident, no threat rule matched and none of the
 pack's `model.alone_unless` patterns (complaints about a service, quoting an insult, asking
-whether the caller is a scam) is in the utterance.
+whether the caller is a scam) is in the utterance. When none of those fired, the learned
+in-domain layer (`learned:` in the pack, analysis/learned.py) may add abuse, under the same
+conditions: no threat found, none of its `unless` patterns (the same list), its threshold.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
+from analysis import learned
 from analysis.features import load_model
 from analysis.rules import Hit, RulePack, pack
 
@@ -22,16 +24,8 @@ def _setup(rules: RulePack | None = None):
     cfg = p.data.get("model", {})
     weak = {spec["id"] for spec in p.data["rules"] if spec.get("weak")}
     return p, weak, load_model(cfg.get("name", "abuse_cold_lr")), \
-        float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95)), _alone_unless(p)
-
-
-def _alone_unless(p: RulePack) -> re.Pattern[str] | None:
-    """`model.alone_unless` (regexes, {SLOT}s allowed) as one regex, None when absent."""
-    pats = (p.data.get("model") or {}).get("alone_unless") or []
-    if isinstance(pats, str):
-        pats = [pats]
-    expanded = [re.sub(r"\{([A-Z][A-Z0-9_]*)\}", lambda m: f"(?:{p.slots[m.group(1)]})", x) for x in pats]
-    return re.compile("|".join(f"(?:{x})" for x in expanded)) if expanded else None
+        float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95)), \
+        learned.slot_regex(p, cfg.get("alone_unless"))
 
 
 def model_proba(norm: str) -> float | None:
@@ -47,13 +41,13 @@ def detect(norm: str, role: str, threat_found: bool = False, rules: RulePack | N
     strong = [h for h in hits if h.rule_id not in weak]
     if strong:
         return strong
-    if model is None:
-        return []
-    prob = model.proba(norm)
-    if hits and prob >= weak_t:
-        h = hits[0]
-        return [Hit(h.rule_id, h.label, round(max(h.score, prob), 3), h.severity, h.start, h.end)]
-    if prob >= alone_t and not threat_found and len(norm) >= 4 and not (unless and unless.search(norm)):
-        rule = p.rules[0]
-        return [Hit(MODEL_RULE, "abuse", round(prob, 3), rule.severity_for(role), 0, len(norm))]
-    return []
+    if model is not None:
+        prob = model.proba(norm)
+        if hits and prob >= weak_t:
+            h = hits[0]
+            return [Hit(h.rule_id, h.label, round(max(h.score, prob), 3), h.severity, h.start, h.end)]
+        if prob >= alone_t and not threat_found and len(norm) >= 4 and not (unless and unless.search(norm)):
+            rule = p.rules[0]
+            return [Hit(MODEL_RULE, "abuse", round(prob, 3), rule.severity_for(role), 0, len(norm))]
+    extra = None if threat_found else learned.hit(p, "abuse", norm, role)
+    return [extra] if extra else []

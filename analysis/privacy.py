@@ -1,17 +1,27 @@
 """Per-utterance privacy: the collector telling someone else about the debtor's debt/data.
 
-Threatened disclosure comes from threat.py; the call-level rule is in calls.py.
+Threatened disclosure comes from threat.py; the call-level rule is in calls.py. When no
+rule fired, the learned in-domain layer (`learned:` in the pack, analysis/learned.py) may
+add `privacy` (collector speech naming a third party, per the pack's `learned`), but not
+where a threat rule fired (those that mean disclosure add privacy themselves).
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
+from analysis import learned
 from analysis.rules import Hit, RulePack, load_yaml, pack
 
 
 def detect(norm: str, role: str, rules: RulePack | None = None) -> list[Hit]:
-    return (rules or pack("privacy")).hits(norm, role)
+    p = rules or pack("privacy")
+    hits = p.hits(norm, role)
+    if hits:
+        return hits
+    h = learned.hit(p, "privacy", norm, role)
+    # a threat the threat rules read without a disclosure (no `also: [privacy]`) stays a threat
+    return [h] if h and not pack("threat").hits(norm, role) else []
 
 
 @lru_cache(maxsize=1)

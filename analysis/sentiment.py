@@ -1,13 +1,16 @@
 """Sentiment of one utterance: lexical cues (rules/sentiment.yaml) + polarity model.
 
 Score = sum of positive cue scores - negative ones; with no cue, the model votes when it
-is outside its neutral band. Misconduct and self-harm labels force `negative`.
+is outside its neutral band. Misconduct and self-harm labels force `negative`. An utterance
+left neutral may be made negative (or positive) by the learned in-domain layer
+(`learned:` in the pack, analysis/learned.py) when its model reaches the threshold.
 """
 from __future__ import annotations
 
 import math
 from functools import lru_cache
 
+from analysis import learned
 from analysis.features import load_model
 from analysis.rules import pack
 
@@ -49,4 +52,4 @@ def classify(norm: str, role: str, labels: list[str] | tuple[str, ...] = ()) -> 
         return "positive", s
     if s <= -threshold:
         return "negative", s
-    return "neutral", s
+    return learned.adjust_sentiment(_setup()[0], "neutral", norm, role), s

@@ -1,0 +1,149 @@
+"""Learned in-domain layer over the rule packs (abuse, threat, privacy, self_harm, sentiment).
+
+Each pack's `learned:` section names a model (`models/<name>.npz`, hashed char 1-3-grams +
+jieba word 1-2-grams, logistic regression trained on the repository's labelled utterance
+sets by `python -m analysis.training.train_wording`), the `threshold` its probability must
+reach (`role_thresholds`: a higher one for a role), the `roles` it may label, `unless`
+patterns (regexes, the pack's {SLOT}s allowed) on which it never fires, `role_unless`
+(role -> patterns vetoing it for that role only) and `needs` (a pattern that must be there). Rules keep firing as before; the model only ADDS a label the rules
+did not give. Thresholds were chosen by leave-one-set-out (`analysis.training.eval_wording`:
+precision >= 0.9 on held-out writers' sets).
+
+Sentiment (`sentiment.yaml` `learned:`): two models, negative-vs-rest and positive-vs-rest;
+when the cues and polarity model leave an utterance neutral, a model at or over its
+threshold makes it negative (or positive).
+
+`using({name: model})` swaps models in for evaluation (fold models trained without the
+held-out set); numpy and jieba only at inference.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from analysis.features import LinearModel, load_model
+from analysis.rules import Hit, RulePack
+
+_override: dict[str, LinearModel | None] = {}
+
+
+@contextlib.contextmanager
+def using(models: dict[str, LinearModel | None]):
+    """Within the block, `model(name)` returns models[name] for the names given (None: off)."""
+    saved = dict(_override)
+    _override.update(models)
+    try:
+        yield
+    finally:
+        _override.clear()
+        _override.update(saved)
+
+
+def model(name: str) -> LinearModel | None:
+    return _override[name] if name in _override else load_model(name)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One pack's learned layer: model name, threshold, roles it may label, veto regex."""
+
+    name: str
+    threshold: float
+    roles: frozenset[str]
+    unless: re.Pattern[str] | None
+    rule_id: str
+    role_thresholds: tuple[tuple[str, float], ...] = ()
+    role_unless: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    needs: re.Pattern[str] | None = None
+
+    def threshold_for(self, role: str) -> float:
+        return dict(self.role_thresholds).get(role, self.threshold)
+
+    def allows(self, norm: str, role: str) -> bool:
+        """True when the model may label this utterance of `role` at all (roles, vetoes, needs)."""
+        if role not in self.roles or (self.unless is not None and self.unless.search(norm)):
+            return False
+        veto = dict(self.role_unless).get(role)
+        if veto is not None and veto.search(norm):
+            return False
+        return self.needs is None or bool(self.needs.search(norm))
+
+    def proba(self, norm: str) -> float | None:
+        m = model(self.name)
+        return None if m is None or not norm else m.proba(norm)
+
+    def fires(self, norm: str, role: str) -> float | None:
+        """The model's probability when it may add the label here, else None."""
+        if not self.allows(norm, role):
+            return None
+        p = self.proba(norm)
+        return p if p is not None and p >= self.threshold_for(role) else None
+
+
+def slot_regex(p: RulePack, pats) -> re.Pattern[str] | None:
+    """Regexes (a string, a list, or a list holding lists such as a YAML alias of another list;
+    the pack's {SLOT}s allowed) as one alternation, None when empty."""
+    if not pats:
+        return None
+    if isinstance(pats, str):
+        pats = [pats]
+    pats = [x for item in pats for x in ([item] if isinstance(item, str) else item)]  # lists of lists (YAML aliases)
+    expanded = [re.sub(r"\{([A-Z][A-Z0-9_]*)\}", lambda m: f"(?:{p.slots[m.group(1)]})", x) for x in pats]
+    return re.compile("|".join(f"(?:{x})" for x in expanded))
+
+
+def _layer(p: RulePack, cfg: dict | None) -> Layer | None:
+    if not cfg or not cfg.get("name"):
+        return None
+    roles = cfg.get("roles") or ["collector", "customer", "third_party", "unknown"]
+    role_unless = tuple((r, slot_regex(p, pats)) for r, pats in (cfg.get("role_unless") or {}).items())
+    return Layer(str(cfg["name"]), float(cfg.get("threshold", 0.9)), frozenset(roles),
+                 slot_regex(p, cfg.get("unless")), f"model:{cfg['name']}",
+                 tuple((r, float(v)) for r, v in (cfg.get("role_thresholds") or {}).items()),
+                 tuple((r, rx) for r, rx in role_unless if rx is not None), slot_regex(p, cfg.get("needs")))
+
+
+@lru_cache(maxsize=16)
+def layer(p: RulePack) -> Layer | None:
+    """The pack's `learned:` layer (None when the pack has none)."""
+    return _layer(p, p.data.get("learned"))
+
+
+@lru_cache(maxsize=4)
+def sentiment_layers(p: RulePack) -> tuple[Layer | None, Layer | None]:
+    """(negative, positive) layers of the sentiment pack's `learned:` section."""
+    cfg = p.data.get("learned") or {}
+    return _layer(p, cfg.get("negative")), _layer(p, cfg.get("positive"))
+
+
+def hit(p: RulePack, label: str, norm: str, role: str) -> Hit | None:
+    """A Hit for `label` from the pack's learned layer, or None (no layer, role, veto, threshold)."""
+    lay = layer(p)
+    prob = lay.fires(norm, role) if lay is not None else None
+    if prob is None:
+        return None
+    rule = next((r for r in p.rules if r.label == label and (not r.roles or role in r.roles)), p.rules[0])
+    return Hit(lay.rule_id, label, round(prob, 3), rule.severity_for(role), 0, len(norm))
+
+
+def rules_then_model(p: RulePack, label: str, norm: str, role: str) -> list[Hit]:
+    """The pack's rule hits; when none fired, the learned layer's hit for `label` (if any)."""
+    hits = p.hits(norm, role)
+    if not hits:
+        h = hit(p, label, norm, role)
+        hits = [h] if h else []
+    return hits
+
+
+def adjust_sentiment(p: RulePack, sentiment: str, norm: str, role: str) -> str:
+    """A neutral reading turned negative/positive when that model reaches its threshold."""
+    if sentiment != "neutral":
+        return sentiment
+    neg, pos = sentiment_layers(p)
+    if neg is not None and neg.fires(norm, role) is not None:
+        return "negative"
+    if pos is not None and pos.fires(norm, role) is not None:
+        return "positive"
+    return sentiment

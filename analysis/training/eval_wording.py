@@ -1,0 +1,262 @@
+"""Leave-one-set-out figures for the learned wording layer (analysis/learned.py).
+
+    python -m analysis.training.eval_wording                      # LOSO table, thresholds
+    python -m analysis.training.eval_wording --surrogate RULES.jsonl
+        # blind6 as first seen: RULES.jsonl = blind6 annotated by the rules of 6ebff03, e.g.
+        #   git worktree add /tmp/wt-base 6ebff03 && ln -s $REPO/models /tmp/wt-base/models
+        #   PYTHONPATH=/tmp/wt-base python -c "from analysis.annotate import annotate_jsonl; \
+        #     annotate_jsonl('analysis/evaldata/blind6_utterances.jsonl', '/tmp/b6_rules_6ebff03.jsonl')"
+
+For every set (one writer / round, analysis.training.labelled_sets) the wording models are
+trained on the OTHER sets only and score the held-out set. Printed per held-out set, per
+label P/R/F1 (abuse, threat, privacy, self_harm) and sentiment accuracy for:
+  model   the learned component alone at the chosen thresholds (sentiment: negative if
+          p_neg >= its threshold, else positive if p_pos >= its, else neutral);
+  rules   this checkout's rules (and sentiment cues) without the learned layer;
+  both    rules + learned layer, combined as the detectors do (learned.py).
+Thresholds: per model the lowest of GRID whose pooled held-out precision (model alone, on the
+roles it may label, `unless` / `role_unless` / `needs` applied) is >= --precision (labels) or
+--sentiment-precision (the two sentiment models), both 0.95, with at least 5 predictions; a
+role with >= 20 predictions that falls short at that threshold gets its own, higher one.
+0.95 rather than 0.9: at 0.9 the layer gave false labels on hand-written hard negatives and
+the ground-truth calls the existing tests hold (a learned label on text the rules already
+read right); on the blind6 surrogate 0.9 gave the better label F1 and 0.95 the better
+sentiment accuracy (analysis/README.md).
+The rules of this checkout were tuned on every set, so "rules" and "both" are in-sample for
+the rules; the "model" rows and the surrogate are the out-of-sample evidence.
+
+--surrogate: the models are trained on the sets written before blind6 (SURROGATE in
+labelled_sets), their thresholds chosen by leave-one-set-out among those sets only, and
+combined with the given rule outputs (the rules as they were before blind6 was seen).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from analysis import learned
+from analysis.annotate import analyze_text
+from analysis.evaluate import prf
+from analysis.features import LinearModel
+from analysis.normalize import normalize
+from analysis.rules import pack
+from analysis.training.labelled_sets import SURROGATE, load_sets
+from analysis.training.train_wording import LABEL_MODELS, MODEL_NAMES, RECIPE, SENTIMENT_MODELS, matrix, train_all
+
+LABELS = tuple(LABEL_MODELS)  # abuse, threat, privacy, self_harm
+ORDER = ("threat", "abuse", "privacy", "self_harm")  # as analyze_text runs the detectors
+GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.951, 0.05)) + (0.97, 0.99)
+MISCONDUCT = frozenset(LABELS)
+
+
+def layers() -> dict[str, learned.Layer]:
+    """The packs' learned layers by model name."""
+    out = {LABEL_MODELS[lab]: learned.layer(pack(lab)) for lab in LABELS}
+    out[SENTIMENT_MODELS["negative"]], out[SENTIMENT_MODELS["positive"]] = learned.sentiment_layers(pack("sentiment"))
+    return out
+
+
+def oof_probs(sets: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Row id -> model name -> probability from models trained without the row's set."""
+    rows = [r for rs in sets.values() for r in rs]
+    X = matrix(rows)
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sets:
+            idx = [i for i, r in enumerate(rows) if r["set"] != name]
+            paths = train_all([rows[i] for i in idx], Path(tmp) / name, f"all but {name}", X=X[idx])
+            models = {n: LinearModel(p) for n, p in paths.items()}
+            for r in sets[name]:
+                norm = normalize(r["text"])
+                out[r["id"]] = {n: m.proba(norm) for n, m in models.items()}
+    return out
+
+
+def _allowed(lay: learned.Layer, row: dict) -> bool:
+    return lay.allows(normalize(row["text"]), row["role"])
+
+
+def _gold(row: dict, name: str) -> bool:
+    for lab, n in LABEL_MODELS.items():
+        if n == name:
+            return lab in row.get("labels", ())
+    cls = next(c for c, n in SENTIMENT_MODELS.items() if n == name)
+    return row.get("sentiment") == cls
+
+
+def _lowest(cand: list[tuple[float, bool]], goal: float, start: float = 0.0) -> tuple[float, float, int]:
+    """(lowest GRID threshold >= start whose precision on cand reaches goal, precision, predictions)."""
+    for t in GRID:
+        pred = [g for p, g in cand if p >= t]
+        if t >= start and len(pred) >= 5 and sum(pred) / len(pred) >= goal:
+            return t, sum(pred) / len(pred), len(pred)
+    return GRID[-1], 0.0, 0
+
+
+def choose_thresholds(rows: list[dict], probs: dict, target: float,
+                      sentiment_target: float) -> dict[str, tuple[float, float, int]]:
+    """Model name -> (threshold, pooled held-out precision, predictions); per role too, as
+    "name@role", where a role with >= 20 predictions falls short of the goal at the model's
+    threshold (that role then gets the lowest threshold that reaches it)."""
+    lays = layers()
+    out = {}
+    for name in MODEL_NAMES:
+        goal = sentiment_target if name in SENTIMENT_MODELS.values() else target
+        allowed = [r for r in rows if _allowed(lays[name], r)]
+        out[name] = best = _lowest([(probs[r["id"]][name], _gold(r, name)) for r in allowed], goal)
+        for role in sorted({r["role"] for r in allowed}):
+            cand = [(probs[r["id"]][name], _gold(r, name)) for r in allowed if r["role"] == role]
+            pred = [g for p, g in cand if p >= best[0]]
+            if len(pred) >= 20 and sum(pred) / len(pred) < goal:
+                out[f"{name}@{role}"] = _lowest(cand, goal, best[0])
+    return out
+
+
+def _with(th: dict[str, tuple[float, float, int]]) -> dict[str, learned.Layer]:
+    """The packs' layers with the chosen thresholds (and per-role ones)."""
+    out = {}
+    for name, lay in layers().items():
+        roles = tuple((k.split("@")[1], v[0]) for k, v in th.items() if k.startswith(name + "@"))
+        out[name] = dataclasses.replace(lay, threshold=th[name][0], role_thresholds=roles)
+    return out
+
+
+def combine(rule_labels: set[str], rule_sentiment: str, row: dict, probs: dict[str, float],
+            lays: dict[str, learned.Layer]) -> tuple[set[str], str]:
+    """Rules + learned layer as the detectors combine them, from precomputed probabilities."""
+    labels = set(rule_labels)
+    role = row["role"]
+    for lab in ORDER:
+        lay = lays[LABEL_MODELS[lab]]
+        if lab in labels or (lab == "abuse" and "threat" in labels) or not _allowed(lay, row) \
+                or (lab == "privacy" and "threat" in rule_labels):
+            continue
+        if probs[lay.name] >= lay.threshold_for(role):
+            labels.add(lab)
+    if labels & MISCONDUCT:
+        return labels, "negative"
+    sent = rule_sentiment
+    if sent == "neutral":
+        neg, pos = lays[SENTIMENT_MODELS["negative"]], lays[SENTIMENT_MODELS["positive"]]
+        if _allowed(neg, row) and probs[neg.name] >= neg.threshold_for(role):
+            sent = "negative"
+        elif _allowed(pos, row) and probs[pos.name] >= pos.threshold_for(role):
+            sent = "positive"
+    return labels, sent
+
+
+def model_alone(row: dict, probs: dict[str, float], lays: dict[str, learned.Layer]) -> tuple[set[str], str]:
+    labels = {lab for lab in LABELS if _allowed(lays[LABEL_MODELS[lab]], row)
+              and probs[LABEL_MODELS[lab]] >= lays[LABEL_MODELS[lab]].threshold_for(row["role"])}
+    neg, pos = lays[SENTIMENT_MODELS["negative"]], lays[SENTIMENT_MODELS["positive"]]
+    sent = ("negative" if probs[neg.name] >= neg.threshold_for(row["role"]) else
+            "positive" if probs[pos.name] >= pos.threshold_for(row["role"]) else "neutral")
+    return labels, sent
+
+
+def rules_only(rows: list[dict]) -> dict[str, tuple[set[str], str]]:
+    """This checkout's rules and cues without the learned layer."""
+    with learned.using({n: None for n in MODEL_NAMES}):
+        return {r["id"]: (set(a.labels), a.sentiment) for r in rows for a in [analyze_text(r["role"], r["text"])]}
+
+
+def score(rows: list[dict], preds: dict[str, tuple[set[str], str]]) -> dict:
+    c = {lab: Counter() for lab in LABELS}
+    ok = 0
+    for r in rows:
+        labels, sent = preds[r["id"]]
+        gold = set(r.get("labels", ()))
+        for lab in LABELS:
+            c[lab]["tp" if lab in labels and lab in gold else "fp" if lab in labels else
+                   "fn" if lab in gold else "tn"] += 1
+        ok += sent == r.get("sentiment")
+    out = {lab: prf(c[lab]["tp"], c[lab]["fp"], c[lab]["fn"]) + (c[lab]["tp"] + c[lab]["fn"],) for lab in LABELS}
+    out["sentiment"] = ok / len(rows)
+    return out
+
+
+def _line(name: str, kind: str, s: dict) -> str:
+    cells = [f"{s[lab][0]:.2f}/{s[lab][1]:.2f}/{s[lab][2]:.2f}" for lab in LABELS]
+    return f"| {name} | {kind} | " + " | ".join(cells) + f" | {s['sentiment']:.3f} |"
+
+
+HEADER = ("| held out | layer | abuse P/R/F1 | threat P/R/F1 | privacy P/R/F1 | self_harm P/R/F1 | sentiment |\n"
+          "|---|---|---|---|---|---|---|")
+
+
+def _thresholds_table(th: dict) -> None:
+    for name, (t, p, n) in th.items():
+        print(f"  {name}: threshold {t:.2f} (held-out precision {p:.2f} on {n} predictions)")
+
+
+def loso(target: float, sentiment_target: float) -> dict[str, float]:
+    sets = load_sets()
+    rows = [r for rs in sets.values() for r in rs]
+    probs = oof_probs(sets)
+    th = choose_thresholds(rows, probs, target, sentiment_target)
+    print(f"thresholds (pooled leave-one-set-out, precision >= {target}, sentiment {sentiment_target}):")
+    _thresholds_table(th)
+    lays = _with(th)
+    rule = rules_only(rows)
+    print(HEADER)
+    for name, rs in sets.items():
+        alone = {r["id"]: model_alone(r, probs[r["id"]], lays) for r in rs}
+        both = {r["id"]: combine(*rule[r["id"]], r, probs[r["id"]], lays) for r in rs}
+        print(_line(name, "model", score(rs, alone)))
+        print(_line(name, "rules", score(rs, rule)))
+        print(_line(name, "both", score(rs, both)))
+    alone = {r["id"]: model_alone(r, probs[r["id"]], lays) for r in rows}
+    print(_line("all (pooled)", "model", score(rows, alone)))
+    return {n: v[0] for n, v in th.items()}
+
+
+def surrogate(rules_file: Path, target: float, sentiment_target: float) -> None:
+    test_name, train_names = SURROGATE
+    sets = load_sets()
+    train_sets = {n: sets[n] for n in train_names}
+    train_rows = [r for rs in train_sets.values() for r in rs]
+    th = choose_thresholds(train_rows, oof_probs(train_sets), target, sentiment_target)
+    print(f"surrogate: models trained on {', '.join(train_names)}; thresholds by leave-one-set-out among them:")
+    _thresholds_table(th)
+    lays = _with(th)
+    test = sets[test_name]
+    with open(rules_file, encoding="utf-8") as fh:
+        base = {r["id"]: (set(r["labels"]), r["sentiment"]) for r in map(json.loads, fh) if r.get("id")}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = train_all(train_rows, Path(tmp), "surrogate")
+        models = {n: LinearModel(p) for n, p in paths.items()}
+        probs = {r["id"]: {n: m.proba(normalize(r["text"])) for n, m in models.items()} for r in test}
+    print(HEADER)
+    print(_line(test_name, "model", score(test, {r["id"]: model_alone(r, probs[r["id"]], lays) for r in test})))
+    print(_line(test_name, f"rules ({rules_file.name})", score(test, base)))
+    print(_line(test_name, "both", score(test, {r["id"]: combine(*base[r["id"]], r, probs[r["id"]], lays) for r in test})))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--surrogate", type=Path, metavar="RULES.jsonl", help="blind6 annotated by the older rules")
+    ap.add_argument("--precision", type=float, default=0.95, help="held-out precision the label models must reach")
+    ap.add_argument("--sentiment-precision", type=float, default=0.95, help="the same for the sentiment models")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="try another recipe value (C=1, class_weight=none), as when the recipe was chosen")
+    args = ap.parse_args(argv)
+    for kv in args.set:
+        key, _, value = kv.partition("=")
+        if key not in RECIPE:
+            ap.error(f"--set: unknown recipe key {key!r} (known: {', '.join(RECIPE)})")
+        RECIPE[key] = None if value == "none" else type(RECIPE[key])(value) if RECIPE[key] is not None else value
+    if args.surrogate:
+        surrogate(args.surrogate, args.precision, args.sentiment_precision)
+    else:
+        loso(args.precision, args.sentiment_precision)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The repository's labelled utterance sets, for training and leave-one-set-out evaluation.
+
+    python -m analysis.training.labelled_sets      # rows, labels and duplicates per set
+
+Each set is one writer / round (tests/data/dev_utterances.jsonl and
+analysis/evaldata/<name>_utterances.jsonl). `load_sets()` returns them by name, in the
+order they were written; rows whose normalised text occurs in an earlier set are dropped
+from the later one (`duplicates()` lists them) so no row is both trained on and held out.
+`loso_splits()` yields (held_out_name, train_rows, test_rows): every other set trains.
+`SURROGATE` is the blind6-as-first-seen split: train on the sets that existed before blind6
+was written (dev7 was; dev8 and dev9 were written after it), test on blind6.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from analysis.normalize import normalize  # noqa: E402
+
+EVALDATA = REPO / "analysis" / "evaldata"
+# writing order (git history): dev, heldout, heldout2, heldout3, blind4, blind5, dev7, blind6, dev8, dev9
+SET_FILES = {
+    "dev": REPO / "tests" / "data" / "dev_utterances.jsonl",
+    "heldout": EVALDATA / "heldout_utterances.jsonl",
+    "heldout2": EVALDATA / "heldout2_utterances.jsonl",
+    "heldout3": EVALDATA / "heldout3_utterances.jsonl",
+    "blind4": EVALDATA / "blind4_utterances.jsonl",
+    "blind5": EVALDATA / "blind5_utterances.jsonl",
+    "dev7": EVALDATA / "dev7_utterances.jsonl",
+    "blind6": EVALDATA / "blind6_utterances.jsonl",
+    "dev8": EVALDATA / "dev8_utterances.jsonl",
+    "dev9": EVALDATA / "dev9_utterances.jsonl",
+}
+SURROGATE = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _key(row: dict) -> str:
+    return normalize(row["text"])
+
+
+def load_sets(names: tuple[str, ...] | None = None) -> dict[str, list[dict]]:
+    """Rows per set (each row gains `set`), later duplicates of earlier rows dropped."""
+    seen: set[str] = set()
+    out: dict[str, list[dict]] = {}
+    for name, path in SET_FILES.items():
+        rows = []
+        for r in read_jsonl(path):
+            k = _key(r)
+            if k in seen:
+                continue
+            seen.add(k)
+            rows.append({**r, "set": name})
+        if names is None or name in names:
+            out[name] = rows
+    return out
+
+
+def duplicates() -> list[tuple[str, str, str]]:
+    """(set, id, first set) for every row whose normalised text an earlier set (or row) holds."""
+    first: dict[str, str] = {}
+    dups = []
+    for name, path in SET_FILES.items():
+        for r in read_jsonl(path):
+            k = _key(r)
+            if k in first:
+                dups.append((name, r.get("id", "?"), first[k]))
+            else:
+                first[k] = name
+    return dups
+
+
+def loso_splits(sets: dict[str, list[dict]] | None = None):
+    """(held-out name, train rows, test rows) for each set, trained on all the others."""
+    sets = sets or load_sets()
+    for name, rows in sets.items():
+        yield name, [r for n, rs in sets.items() if n != name for r in rs], rows
+
+
+def surrogate_split(sets: dict[str, list[dict]] | None = None):
+    sets = sets or load_sets()
+    test, train_names = SURROGATE
+    return test, [r for n in train_names for r in sets[n]], sets[test]
+
+
+def main() -> int:
+    from collections import Counter
+
+    sets = load_sets()
+    dups = duplicates()
+    print(f"{'set':10} {'rows':>5} {'abuse':>6} {'threat':>7} {'privacy':>8} {'self_harm':>9}  sentiment neg/neu/pos")
+    for name, rows in sets.items():
+        c = Counter(lab for r in rows for lab in r.get("labels", []))
+        s = Counter(r.get("sentiment") for r in rows)
+        print(f"{name:10} {len(rows):5} {c['abuse']:6} {c['threat']:7} {c['privacy']:8} {c['self_harm']:9}"
+              f"  {s['negative']}/{s['neutral']}/{s['positive']}")
+    print(f"duplicates dropped (normalised text already in an earlier set or row): {len(dups)}")
+    for d in dups:
+        print(f"  {d[0]} {d[1]} (first in {d[2]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The learned in-domain wording layer (analysis/learned.py, models/wording_*.npz).
+
+Real models, real rule packs, real labelled rows; `learned.using` is the evaluation's own
+switch (fold models / none), not a stand-in for our code.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from analysis import learned
+from analysis.annotate import analyze_text
+from analysis.features import LinearModel, load_model
+from analysis.normalize import normalize
+from analysis.rules import RULES_DIR, Catalog, pack
+from analysis.training import eval_wording, train_wording
+from analysis.training.labelled_sets import SET_FILES, duplicates, load_sets, loso_splits
+
+NAMES = train_wording.MODEL_NAMES
+OFF = {n: None for n in NAMES}
+
+# sentences in no labelled set (own wording)
+CHILD_SCHOOL = "你儿子在实验小学上三年级吧,放学挺晚的"          # veiled threat, no threat word
+FAREWELL = "等我走了,保险的钱够还你们的"                           # self-harm as a farewell
+SCAM_QUESTION = "你们是不是骗子啊,怎么证明"                       # asking whether the caller is a scam
+CALLS_VENTING = "你们一天打八遍电话,烦不烦啊"                      # venting about the calls
+PAST_DISCLOSURE = "你老婆也知道你欠了我们三万块了"                  # privacy, not a threat
+LAWSUIT = "我们会依法起诉,请你做好准备"                             # lawful process
+HARDSHIP = "工资又拖了三个月,房租都交不起"                          # negative without a cue
+
+
+@pytest.fixture(scope="module")
+def sets():
+    return load_sets()
+
+
+def proba(name: str, text: str) -> float:
+    return load_model(name).proba(normalize(text))
+
+
+@pytest.mark.slow
+def test_models_load_with_their_recipe_and_are_deterministic(sets):
+    for name in NAMES:
+        m = load_model(name)
+        assert m is not None and m.name == name
+        assert m.word_ngram_max == 2 and m.ngram_max == 3 and m.n_features == 2 ** 16
+        assert m.meta["rows"] == sum(len(rs) for rs in sets.values())
+    a = [proba(n, CHILD_SCHOOL) for n in NAMES]
+    b = [proba(n, CHILD_SCHOOL) for n in NAMES]
+    assert a == b
+
+
+def test_every_pack_names_a_shipped_model_and_a_threshold():
+    for label in ("abuse", "threat", "privacy", "self_harm"):
+        lay = learned.layer(pack(label))
+        assert lay.name == train_wording.LABEL_MODELS[label] and 0.3 <= lay.threshold < 1
+    neg, pos = learned.sentiment_layers(pack("sentiment"))
+    assert (neg.name, pos.name) == (train_wording.SENTIMENT_MODELS["negative"], train_wording.SENTIMENT_MODELS["positive"])
+
+
+def test_learned_layer_adds_what_the_rules_miss():
+    with learned.using(OFF):
+        assert analyze_text("collector", CHILD_SCHOOL).labels == []
+        assert analyze_text("customer", FAREWELL).labels == []
+    a = analyze_text("collector", CHILD_SCHOOL)
+    assert a.labels == ["threat"] and a.hits["threat"].rule_id == "model:wording_threat"
+    assert a.sentiment == "negative"
+    assert "privacy" not in a.labels  # a learned threat never adds privacy
+    assert analyze_text("customer", FAREWELL).labels == ["self_harm"]
+
+
+def _threat_catalog(tmp_path, threshold: float) -> Catalog:
+    data = yaml.safe_load((RULES_DIR / "threat.yaml").read_text(encoding="utf-8"))
+    data["learned"]["threshold"] = threshold
+    folder = tmp_path / f"t{threshold}"
+    folder.mkdir()
+    (folder / "threat.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return Catalog((str(folder),))
+
+
+def test_threshold_from_the_pack_decides(tmp_path):
+    p = proba("wording_threat", CHILD_SCHOOL)
+    assert p >= learned.layer(pack("threat")).threshold
+    over = _threat_catalog(tmp_path, round(p + 0.02, 3))
+    under = _threat_catalog(tmp_path, round(p - 0.02, 3))
+    assert "threat" not in analyze_text("collector", CHILD_SCHOOL, over).labels
+    assert "threat" in analyze_text("collector", CHILD_SCHOOL, under).labels
+
+
+def test_guards_hold_where_the_model_scores_high():
+    abuse_t = learned.layer(pack("abuse")).threshold
+    threat_t = learned.layer(pack("threat")).threshold
+    # asking whether the caller is a scam, venting about the calls: the model is over its
+    # threshold, the pack's `unless` keeps the label off
+    for text in (SCAM_QUESTION, CALLS_VENTING):
+        assert proba("wording_abuse", text) >= abuse_t
+        assert "abuse" not in analyze_text("customer", text).labels
+    # lawful process and a disclosure already made are not threats
+    for text in (LAWSUIT, PAST_DISCLOSURE):
+        assert proba("wording_threat", text) >= threat_t
+        assert "threat" not in analyze_text("collector", text).labels
+    # roles: privacy is the collector's, self-harm the speaker's own
+    assert proba("wording_privacy", PAST_DISCLOSURE) >= learned.layer(pack("privacy")).threshold
+    assert "privacy" not in analyze_text("customer", PAST_DISCLOSURE).labels
+    assert proba("wording_self_harm", FAREWELL) >= learned.layer(pack("self_harm")).threshold
+    assert "self_harm" not in analyze_text("collector", FAREWELL).labels
+    # the privacy model reads threats as disclosures; where a threat rule fired it stays a threat
+    text = "我们知道你孩子在哪个学校上学"
+    assert proba("wording_privacy", text) >= learned.layer(pack("privacy")).threshold
+    assert analyze_text("collector", text).labels == ["threat"]
+
+
+def test_sentiment_layer_turns_neutral_negative_only_over_its_threshold():
+    neg, _ = learned.sentiment_layers(pack("sentiment"))
+    with learned.using(OFF):
+        assert analyze_text("customer", HARDSHIP).sentiment == "neutral"
+    assert proba("wording_sentiment_neg", HARDSHIP) >= neg.threshold
+    assert analyze_text("customer", HARDSHIP).sentiment == "negative"
+    # a plain neutral turn stays neutral
+    assert proba("wording_sentiment_neg", "好的,我知道了") < neg.threshold
+    assert analyze_text("customer", "好的,我知道了").sentiment == "neutral"
+
+
+def test_evaluation_combines_as_the_detectors_do(sets):
+    """eval_wording.combine (what the figures measure) == analyze_text with the shipped models."""
+    rows = sets["heldout3"] + sets["dev9"]
+    rule = eval_wording.rules_only(rows)
+    lays = eval_wording.layers()
+    for r in rows:
+        norm = normalize(r["text"])
+        probs = {n: load_model(n).proba(norm) for n in NAMES}
+        labels, sent = eval_wording.combine(*rule[r["id"]], r, probs, lays)
+        a = analyze_text(r["role"], r["text"])
+        assert (set(a.labels) & set(eval_wording.LABELS), a.sentiment) == (labels & set(eval_wording.LABELS), sent), r["id"]
+
+
+def test_sets_have_no_duplicates_and_loso_holds_each_set_out(sets):
+    assert duplicates() == []
+    assert list(sets) == list(SET_FILES)
+    for name, train, test in loso_splits(sets):
+        assert test == sets[name] and all(r["set"] != name for r in train)
+        assert len(train) + len(test) == sum(len(rs) for rs in sets.values())
+
+
+@pytest.mark.slow
+def test_small_training_run_is_deterministic(tmp_path, sets):
+    rows = sets["heldout3"] + sets["heldout2"]
+    a = train_wording.train_all(rows, tmp_path / "a", "test")
+    b = train_wording.train_all(rows, tmp_path / "b", "test")
+    for name in NAMES:
+        with np.load(a[name]) as x, np.load(b[name]) as y:
+            assert np.array_equal(x["weights"], y["weights"]) and float(x["bias"]) == float(y["bias"])
+            assert json.loads(str(x["meta"]))["positives"] == int(train_wording.targets(rows)[name].sum())
+    # the model learned its rows: the threat positives score higher than the rest
+    m = LinearModel(a["wording_threat"])
+    probs = [(m.proba(normalize(r["text"])), "threat" in r["labels"]) for r in rows]
+    assert min(p for p, g in probs if g) > np.median([p for p, g in probs if not g])
+
+
+@pytest.mark.slow
+def test_training_reproduces_the_committed_weights():
+    assert train_wording.main(["--check"]) == 0
