@@ -3,8 +3,8 @@
 Features: char 1..ngram_max-grams and, for models whose metadata has `word_ngram_max`,
 word 1..word_ngram_max-grams of jieba's segmentation, hashed (crc32, separate seeds) into
 one space; for models whose metadata names `lexicons`, one bucket per word list
-(`models/lexicons/<name>.txt`) that has an entry in the text. Training (analysis/training/*.py) and inference share `hashed_ngrams`, so a
-model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
+(`models/lexicons/<name>.txt`) that has an entry in the text. Training
+(analysis/training/*.py) and inference share `model_features`, so a model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
 at runtime). jieba's dictionary is loaded once, on first use, without logging.
 """
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _word_hashes(text: str, word_ngram_max: int) -> tuple[int, ...]:
 
 class Lexicon:
     """A word list (one entry a line; entries under 2 chars, ASCII-only or starting with '#'
-    are skipped: too many false hits) and the seed of its hit bucket."""
+    are skipped: too many false hits) and its hit buckets' hashes."""
 
     def __init__(self, name: str, entries) -> None:
         self.name = name
@@ -181,7 +181,10 @@ class LinearModel:
         self.ngram_max = int(self.meta.get("ngram_max", 3))
         self.word_ngram_max = int(self.meta.get("word_ngram_max", 0))
         self.name = self.meta.get("name", path.stem)
-        self.lexicons = tuple(load_lexicon(n) for n in self.meta.get("lexicons", ()))
+        try:
+            self.lexicons = tuple(load_lexicon(n) for n in self.meta.get("lexicons", ()))
+        except OSError as exc:
+            raise ValueError(f"{path}: word list missing ({exc.filename})") from None
         self.lexicon_multi = bool(self.meta.get("lexicon_multi", False))
         # decision threshold chosen on validation by the training script (0.5 if none)
         self.threshold = float(self.meta.get("threshold", 0.5))
@@ -207,4 +210,8 @@ def load_model(name: str) -> LinearModel | None:
     if not path.exists():
         logger.warning("model %s not found at %s; rules only", name, path)
         return None
-    return LinearModel(path)
+    try:
+        return LinearModel(path)
+    except ValueError as exc:
+        logger.warning("model %s unusable (%s); rules only", name, exc)
+        return None

@@ -2,7 +2,7 @@
 threshold stored in the model file, deterministic features and training."""
 from __future__ import annotations
 
-import csv
+import json
 from zlib import crc32
 
 import numpy as np
@@ -74,7 +74,7 @@ def test_shipped_model_stores_and_uses_the_validated_threshold(test_data):
     model = LinearModel(MODELS_DIR / "abuse_cold_lr.npz")
     recipe = train_abuse.RECIPE
     assert recipe.validated_threshold
-    assert model.threshold == model.meta["threshold"]
+    assert model.threshold == model.meta["threshold"] == load_model("abuse_cold_lr").threshold
     assert 0.2 <= model.threshold <= 0.8
     assert tuple(model.meta["lexicons"]) == recipe.lexicons
     assert [lex.name for lex in model.lexicons] == list(recipe.lexicons)
@@ -120,3 +120,14 @@ def test_training_and_threshold_are_deterministic(test_data):
     v = eval_splits.validation(rows, ("gender", "region"), extra, recipe, matrix)
     assert set(v) == {"threshold", "gender", "region"}
     assert 0 < v["gender"]["f1"] <= 1 and 0 < v["region"]["auc"] <= 1
+
+
+def test_model_naming_a_missing_word_list_is_a_clear_error(tmp_path):
+    # a model file whose lexicon is not there fails with one line, never a traceback deep in numpy
+    src = MODELS_DIR / "abuse_cold_lr.npz"
+    with np.load(src, allow_pickle=False) as z:
+        meta = dict(json.loads(str(z["meta"])), lexicons=["no_such_list"])
+        np.savez_compressed(tmp_path / "m.npz", weights=z["weights"], bias=z["bias"],
+                            meta=np.array(json.dumps(meta)))
+    with pytest.raises(ValueError, match="word list missing .*no_such_list.txt"):
+        LinearModel(tmp_path / "m.npz")

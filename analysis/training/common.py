@@ -88,8 +88,8 @@ def export(name: str, clf, n_features: int, meta: dict) -> Path:
     w = clf.coef_.ravel().astype(np.float16)
     meta = {"name": name, "n_features": n_features, "ngram_max": 3,
             "features": "char 1-3gram crc32 hashing, binary, L2-normalised", **meta}
-    # meta may set ngram_max, lexicons (names under features.LEXICON_DIR) and threshold
-    # meta may set word_ngram_max (jieba word n-grams, analysis.features) and its features text
+    # meta may set ngram_max, word_ngram_max (jieba word n-grams, analysis.features), lexicons
+    # (names under features.LEXICON_DIR), lexicon_multi, threshold and its features text
     path = MODELS_DIR / f"{name}.npz"
     np.savez_compressed(path, weights=w, bias=np.float64(clf.intercept_[0]),
                         meta=np.array(json.dumps(meta, ensure_ascii=False)))
