@@ -145,9 +145,11 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def cold_scores(path: Path, threshold: float = 0.5) -> dict:
-    """Abuse classifier on COLD dev (label 1 = offensive): accuracy, P/R/F1, AUC."""
+def cold_scores(path: Path, threshold: float | None = None) -> dict:
+    """Abuse classifier on COLD dev (label 1 = offensive): accuracy, P/R/F1, AUC, at
+    `threshold` (default: the one stored in the model file, chosen on validation; 0.5 if none)."""
     from analysis.abuse import model_proba
+    from analysis.features import load_model
 
     ys, ps = [], []
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -158,12 +160,15 @@ def cold_scores(path: Path, threshold: float = 0.5) -> dict:
             ys.append(int(row["label"]))
             ps.append(prob)
     y, p = np.asarray(ys), np.asarray(ps)
+    if threshold is None:
+        threshold = load_model("abuse_cold_lr").threshold
     pred = p >= threshold
     tp = int((pred & (y == 1)).sum())
     fp = int((pred & (y == 0)).sum())
     fn = int((~pred & (y == 1)).sum())
     pr, rc, f = prf(tp, fp, fn)
-    return {"n": len(y), "accuracy": round(float((pred == (y == 1)).mean()), 4),
+    return {"n": len(y), "threshold": threshold,
+            "accuracy": round(float((pred == (y == 1)).mean()), 4),
             "precision": round(pr, 4), "recall": round(rc, 4), "f1": round(f, 4),
             "auc": round(_auc(y, p), 4)}
 

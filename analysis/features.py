@@ -2,8 +2,9 @@
 
 Features: char 1..ngram_max-grams and, for models whose metadata has `word_ngram_max`,
 word 1..word_ngram_max-grams of jieba's segmentation, hashed (crc32, separate seeds) into
-one space. Training (analysis/training/*.py) and inference share `hashed_ngrams`, so a
-model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
+one space; for models whose metadata names `lexicons`, one bucket per word list
+(`models/lexicons/<name>.txt`) that has an entry in the text. Training
+(analysis/training/*.py) and inference share `model_features`, so a model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
 at runtime). jieba's dictionary is loaded once, on first use, without logging.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ _STRIP = re.compile(r"[\s,.!?;:\"'()~\-]+")
 
 
 _WORD_SEED = 1000  # word n-gram hashes use seeds 1001, 1002: never the char grams' 1..3
+_LEX_SEED = 2000   # lexicon-hit buckets
+LEXICON_DIR = MODELS_DIR / "lexicons"
 _jieba_lock = threading.Lock()
 _jieba_cut = None
 # one-entry caches (key, raw crc32 hashes), swapped whole: the abuse and sentiment models
@@ -104,6 +107,68 @@ def _word_hashes(text: str, word_ngram_max: int) -> tuple[int, ...]:
     return val
 
 
+class Lexicon:
+    """A word list (one entry a line; entries under 2 chars, ASCII-only or starting with '#'
+    are skipped: too many false hits) and its hit buckets' hashes."""
+
+    def __init__(self, name: str, entries) -> None:
+        self.name = name
+        kept = sorted({e.strip() for e in entries if len(e.strip()) >= 2
+                       and not e.strip().isascii() and not e.strip().startswith("#")})
+        self.entries = tuple(kept)
+        self._by_prefix: dict[str, tuple[str, ...]] = {}
+        for e in kept:  # entries by their first two characters: one dict look-up per position
+            self._by_prefix[e[:2]] = self._by_prefix.get(e[:2], ()) + (e,)
+        self.hash = crc32(f"lex:{name}".encode("utf-8"), _LEX_SEED)
+        self.hash2 = crc32(f"lex:{name}:2".encode("utf-8"), _LEX_SEED)
+
+    def hits(self, text: str, most: int = 1) -> int:
+        """How many positions of `text` start an entry, counting up to `most`."""
+        get = self._by_prefix.get
+        n = 0
+        for i in range(len(text) - 1):
+            cand = get(text[i:i + 2])
+            if cand and any(text.startswith(e, i) for e in cand):
+                n += 1
+                if n >= most:
+                    break
+        return n
+
+    def hit(self, text: str) -> bool:
+        """Whether an entry occurs in `text`."""
+        return self.hits(text, 1) > 0
+
+
+@lru_cache(maxsize=None)
+def load_lexicon(name: str, folder: str = str(LEXICON_DIR)) -> Lexicon:
+    """`<folder>/<name>.txt` as a Lexicon (cached)."""
+    path = Path(folder) / f"{name}.txt"
+    return Lexicon(name, path.read_text(encoding="utf-8").splitlines())
+
+
+def lexicon_buckets(text: str, n_features: int, lexicons, multi: bool = False) -> list[int]:
+    """Bucket ids of the lexicons (Lexicon objects) with an entry in `text`; with `multi`,
+    also a second bucket per lexicon with two or more hits."""
+    mask = n_features - 1
+    out = set()
+    for lex in lexicons:
+        n = lex.hits(text, 2 if multi else 1)
+        if n:
+            out.add(lex.hash & mask)
+        if n >= 2:
+            out.add(lex.hash2 & mask)
+    return sorted(out)
+
+
+def model_features(text: str, n_features: int, ngram_max: int = 3, word_ngram_max: int = 0,
+                   lexicons=(), lexicon_multi: bool = False) -> list[int]:
+    """Sorted unique bucket ids: `hashed_ngrams` plus the lexicon-hit buckets."""
+    idx = hashed_ngrams(text, n_features, ngram_max, word_ngram_max)
+    if not lexicons:
+        return idx
+    return sorted(set(idx).union(lexicon_buckets(text, n_features, lexicons, lexicon_multi)))
+
+
 class LinearModel:
     """Binary logistic regression over hashed char (+ word) n-grams, L2-normalised binary."""
 
@@ -116,11 +181,19 @@ class LinearModel:
         self.ngram_max = int(self.meta.get("ngram_max", 3))
         self.word_ngram_max = int(self.meta.get("word_ngram_max", 0))
         self.name = self.meta.get("name", path.stem)
+        try:
+            self.lexicons = tuple(load_lexicon(n) for n in self.meta.get("lexicons", ()))
+        except OSError as exc:
+            raise ValueError(f"{path}: word list missing ({exc.filename})") from None
+        self.lexicon_multi = bool(self.meta.get("lexicon_multi", False))
+        # decision threshold chosen on validation by the training script (0.5 if none)
+        self.threshold = float(self.meta.get("threshold", 0.5))
         if self.weights.shape[0] != self.n_features or self.n_features & (self.n_features - 1):
             raise ValueError(f"{path}: bad model shape")
 
     def logit(self, text: str) -> float:
-        idx = hashed_ngrams(text, self.n_features, self.ngram_max, self.word_ngram_max)
+        idx = model_features(text, self.n_features, self.ngram_max, self.word_ngram_max,
+                             self.lexicons, self.lexicon_multi)
         if not idx:
             return self.bias
         return self.bias + float(self.weights[idx].sum()) / math.sqrt(len(idx))
@@ -137,4 +210,8 @@ def load_model(name: str) -> LinearModel | None:
     if not path.exists():
         logger.warning("model %s not found at %s; rules only", name, path)
         return None
-    return LinearModel(path)
+    try:
+        return LinearModel(path)
+    except ValueError as exc:
+        logger.warning("model %s unusable (%s); rules only", name, exc)
+        return None

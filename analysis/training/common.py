@@ -12,21 +12,23 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from analysis.features import MODELS_DIR, hashed_ngrams  # noqa: E402
+from analysis.features import MODELS_DIR, model_features  # noqa: E402
 from analysis.normalize import normalize  # noqa: E402
 
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 
 
-def featurise(texts: list[str], n_features: int, ngram_max: int = 3, word_ngram_max: int = 0):
-    """CSR matrix of L2-normalised binary hashed n-grams of the normalised texts."""
+def featurise(texts: list[str], n_features: int, ngram_max: int = 3, word_ngram_max: int = 0,
+              lexicons=(), lexicon_multi: bool = False):
+    """CSR matrix of L2-normalised binary hashed n-grams (+ lexicon hits) of the normalised texts."""
     from scipy.sparse import csr_matrix
 
     indptr = [0]
     indices: list[int] = []
     data: list[float] = []
     for t in texts:
-        idx = hashed_ngrams(normalize(t), n_features, ngram_max, word_ngram_max)
+        idx = model_features(normalize(t), n_features, ngram_max, word_ngram_max, lexicons,
+                             lexicon_multi)
         indices.extend(idx)
         v = 1.0 / np.sqrt(len(idx)) if idx else 0.0
         data.extend([v] * len(idx))
@@ -45,6 +47,23 @@ def fit_lr(X, y, C: float, sample_weight=None, class_weight=None, quiet: bool = 
     if not quiet:
         print(f"  fit in {time.time() - t0:.1f}s")
     return clf
+
+
+def best_threshold(y_true, p, grid=None) -> float:
+    """The threshold with the highest F1 on (y_true, p) (validation rows), ties to the one
+    nearest 0.5; grid 0.20..0.80 by 0.01."""
+    y = np.asarray(y_true) == 1
+    p = np.asarray(p)
+    grid = np.round(np.arange(0.20, 0.805, 0.01), 2) if grid is None else grid
+    best = (-1.0, 0.0, 0.5)
+    for t in grid:
+        pred = p >= t
+        tp = int((pred & y).sum())
+        f1 = 2 * tp / (pred.sum() + y.sum()) if pred.sum() + y.sum() else 0.0
+        key = (round(f1, 6), -abs(t - 0.5), float(t))
+        if key > best:
+            best = key
+    return best[2]
 
 
 def binary_scores(y_true, p, threshold: float = 0.5) -> dict[str, float]:
@@ -69,7 +88,8 @@ def export(name: str, clf, n_features: int, meta: dict) -> Path:
     w = clf.coef_.ravel().astype(np.float16)
     meta = {"name": name, "n_features": n_features, "ngram_max": 3,
             "features": "char 1-3gram crc32 hashing, binary, L2-normalised", **meta}
-    # meta may set word_ngram_max (jieba word n-grams, analysis.features) and its features text
+    # meta may set ngram_max, word_ngram_max (jieba word n-grams, analysis.features), lexicons
+    # (names under features.LEXICON_DIR), lexicon_multi, threshold and its features text
     path = MODELS_DIR / f"{name}.npz"
     np.savez_compressed(path, weights=w, bias=np.float64(clf.intercept_[0]),
                         meta=np.array(json.dumps(meta, ensure_ascii=False)))

