@@ -19,7 +19,9 @@ label P/R/F1 (abuse, threat, privacy, self_harm) and sentiment accuracy for:
   both    rules + learned layer, combined as the detectors do (learned.py).
 Thresholds: per model the lowest of GRID whose pooled held-out precision (model alone, on the
 roles it may label, `unless` / `role_unless` / `needs` applied) is >= --precision (labels) or
---sentiment-precision (the two sentiment models), both 0.95, with at least 5 predictions; a
+--sentiment-precision (the two sentiment models), 0.95 and 0.9 (round 1: 0.95 both; on the
+blind7-as-first-seen surrogate sentiment 0.9 gave accuracy 0.918 against 0.899, labels at 0.9
+gained 0.02 abuse F1 only), with at least 5 predictions; a
 role with >= 20 predictions that falls short at that threshold gets its own, higher one.
 0.95 rather than 0.9: at 0.9 the layer gave false labels on hand-written hard negatives and
 the ground-truth calls the existing tests hold (a learned label on text the rules already
@@ -253,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--surrogate-set", choices=("r2", "r1"), default="r2",
                     help="r2: blind7 as first seen (default); r1: round 1's blind6 as first seen")
     ap.add_argument("--precision", type=float, default=0.95, help="held-out precision the label models must reach")
-    ap.add_argument("--sentiment-precision", type=float, default=0.95, help="the same for the sentiment models")
+    ap.add_argument("--sentiment-precision", type=float, default=0.9,
+                    help="the same for the sentiment models (0.9 since round 2: better on the blind7 surrogate)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="try another recipe value (C=1, class_weight=none), as when the recipe was chosen")
     args = ap.parse_args(argv)
