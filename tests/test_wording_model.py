@@ -27,7 +27,7 @@ CHILD_SCHOOL = "你儿子在实验小学上三年级吧,放学挺晚的"        
 FAREWELL = "等我走了,保险的钱够还你们的"                           # self-harm as a farewell
 SCAM_QUESTION = "你们是不是骗子啊,怎么证明"                       # asking whether the caller is a scam
 CALLS_VENTING = "你们一天打八遍电话,烦不烦啊"                      # venting about the calls
-PAST_DISCLOSURE = "你老婆也知道你欠了我们三万块了"                  # privacy, not a threat
+PAST_DISCLOSURE = "你爸妈早就知道你欠我们钱了"                      # privacy, not a threat
 LAWSUIT = "我们会依法起诉,请你做好准备"                             # lawful process
 HARDSHIP = "工资又拖了三个月,房租都交不起"                          # negative without a cue
 
@@ -138,7 +138,9 @@ def test_evaluation_combines_as_the_detectors_do(sets):
 
 
 def test_sets_have_no_duplicates_and_loso_holds_each_set_out(sets):
-    assert duplicates() == []
+    # only blind7 (copied in unchanged as its blind writer wrote it) repeats a few earlier texts;
+    # load_sets drops them from it
+    assert {d[0] for d in duplicates()} <= {"blind7"}
     assert list(sets) == list(SET_FILES)
     for name, train, test in loso_splits(sets):
         assert test == sets[name] and all(r["set"] != name for r in train)

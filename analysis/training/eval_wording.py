@@ -1,8 +1,11 @@
 """Leave-one-set-out figures for the learned wording layer (analysis/learned.py).
 
     python -m analysis.training.eval_wording                      # LOSO table, thresholds
-    python -m analysis.training.eval_wording --surrogate RULES.jsonl
-        # blind6 as first seen: RULES.jsonl = blind6 annotated by the rules of 6ebff03, e.g.
+    python -m analysis.training.eval_wording --surrogate
+        # round 2: blind7 as first seen, models trained on the ten sets before it, combined
+        # with this checkout's rules (RULES.jsonl instead: blind7 annotated by other rules)
+    python -m analysis.training.eval_wording --surrogate RULES.jsonl --surrogate-set r1
+        # round 1: blind6 as first seen: RULES.jsonl = blind6 annotated by the rules of 6ebff03, e.g.
         #   git worktree add /tmp/wt-base 6ebff03 && ln -s $REPO/models /tmp/wt-base/models
         #   PYTHONPATH=/tmp/wt-base python -c "from analysis.annotate import annotate_jsonl; \
         #     annotate_jsonl('analysis/evaldata/blind6_utterances.jsonl', '/tmp/b6_rules_6ebff03.jsonl')"
@@ -16,7 +19,9 @@ label P/R/F1 (abuse, threat, privacy, self_harm) and sentiment accuracy for:
   both    rules + learned layer, combined as the detectors do (learned.py).
 Thresholds: per model the lowest of GRID whose pooled held-out precision (model alone, on the
 roles it may label, `unless` / `role_unless` / `needs` applied) is >= --precision (labels) or
---sentiment-precision (the two sentiment models), both 0.95, with at least 5 predictions; a
+--sentiment-precision (the two sentiment models), 0.95 and 0.9 (round 1: 0.95 both; on the
+blind7-as-first-seen surrogate sentiment 0.9 gave accuracy 0.918 against 0.899, labels at 0.9
+gained 0.02 abuse F1 only), with at least 5 predictions; a
 role with >= 20 predictions that falls short at that threshold gets its own, higher one.
 0.95 rather than 0.9: at 0.9 the layer gave false labels on hand-written hard negatives and
 the ground-truth calls the existing tests hold (a learned label on text the rules already
@@ -25,9 +30,11 @@ sentiment accuracy (analysis/README.md).
 The rules of this checkout were tuned on every set, so "rules" and "both" are in-sample for
 the rules; the "model" rows and the surrogate are the out-of-sample evidence.
 
---surrogate: the models are trained on the sets written before blind6 (SURROGATE in
-labelled_sets), their thresholds chosen by leave-one-set-out among those sets only, and
-combined with the given rule outputs (the rules as they were before blind6 was seen).
+--surrogate: the models are trained on the sets written before the surrogate's test set
+(SURROGATE / SURROGATE_R1 in labelled_sets), their thresholds chosen by leave-one-set-out
+among those sets only, and combined with the given rule outputs (the rules as they were
+before the test set was seen) or, with no file, with this checkout's rules. blind7 has been
+read (its misses guided round 2's kinds), so the round-2 surrogate is not blind.
 """
 from __future__ import annotations
 
@@ -46,7 +53,7 @@ from analysis.evaluate import prf
 from analysis.features import LinearModel
 from analysis.normalize import normalize
 from analysis.rules import pack
-from analysis.training.labelled_sets import SURROGATE, load_sets
+from analysis.training.labelled_sets import SURROGATE, SURROGATE_R1, load_sets
 from analysis.training.train_wording import LABEL_MODELS, MODEL_NAMES, RECIPE, SENTIMENT_MODELS, matrix, train_all
 
 LABELS = tuple(LABEL_MODELS)  # abuse, threat, privacy, self_harm
@@ -216,8 +223,8 @@ def loso(target: float, sentiment_target: float) -> dict[str, float]:
     return {n: v[0] for n, v in th.items()}
 
 
-def surrogate(rules_file: Path, target: float, sentiment_target: float) -> None:
-    test_name, train_names = SURROGATE
+def surrogate(rules_file: Path | None, target: float, sentiment_target: float, split=SURROGATE) -> None:
+    test_name, train_names = split
     sets = load_sets()
     train_sets = {n: sets[n] for n in train_names}
     train_rows = [r for rs in train_sets.values() for r in rs]
@@ -226,23 +233,30 @@ def surrogate(rules_file: Path, target: float, sentiment_target: float) -> None:
     _thresholds_table(th)
     lays = _with(th)
     test = sets[test_name]
-    with open(rules_file, encoding="utf-8") as fh:
-        base = {r["id"]: (set(r["labels"]), r["sentiment"]) for r in map(json.loads, fh) if r.get("id")}
+    if rules_file is None:
+        base = rules_only(test)
+    else:
+        with open(rules_file, encoding="utf-8") as fh:
+            base = {r["id"]: (set(r["labels"]), r["sentiment"]) for r in map(json.loads, fh) if r.get("id")}
     with tempfile.TemporaryDirectory() as tmp:
         paths = train_all(train_rows, Path(tmp), "surrogate")
         models = {n: LinearModel(p) for n, p in paths.items()}
         probs = {r["id"]: {n: m.proba(normalize(r["text"])) for n, m in models.items()} for r in test}
     print(HEADER)
     print(_line(test_name, "model", score(test, {r["id"]: model_alone(r, probs[r["id"]], lays) for r in test})))
-    print(_line(test_name, f"rules ({rules_file.name})", score(test, base)))
+    print(_line(test_name, f"rules ({rules_file.name if rules_file else 'this checkout'})", score(test, base)))
     print(_line(test_name, "both", score(test, {r["id"]: combine(*base[r["id"]], r, probs[r["id"]], lays) for r in test})))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--surrogate", type=Path, metavar="RULES.jsonl", help="blind6 annotated by the older rules")
+    ap.add_argument("--surrogate", type=Path, nargs="?", const=Path("-"), metavar="RULES.jsonl",
+                    help="the surrogate split; RULES.jsonl: its test set annotated by older rules (default: this checkout's)")
+    ap.add_argument("--surrogate-set", choices=("r2", "r1"), default="r2",
+                    help="r2: blind7 as first seen (default); r1: round 1's blind6 as first seen")
     ap.add_argument("--precision", type=float, default=0.95, help="held-out precision the label models must reach")
-    ap.add_argument("--sentiment-precision", type=float, default=0.95, help="the same for the sentiment models")
+    ap.add_argument("--sentiment-precision", type=float, default=0.9,
+                    help="the same for the sentiment models (0.9 since round 2: better on the blind7 surrogate)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="try another recipe value (C=1, class_weight=none), as when the recipe was chosen")
     args = ap.parse_args(argv)
@@ -252,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--set: unknown recipe key {key!r} (known: {', '.join(RECIPE)})")
         RECIPE[key] = None if value == "none" else type(RECIPE[key])(value) if RECIPE[key] is not None else value
     if args.surrogate:
-        surrogate(args.surrogate, args.precision, args.sentiment_precision)
+        surrogate(None if str(args.surrogate) == "-" else args.surrogate, args.precision, args.sentiment_precision,
+                  SURROGATE if args.surrogate_set == "r2" else SURROGATE_R1)
     else:
         loso(args.precision, args.sentiment_precision)
     return 0

@@ -7,8 +7,9 @@ analysis/evaldata/<name>_utterances.jsonl). `load_sets()` returns them by name, 
 order they were written; rows whose normalised text occurs in an earlier set are dropped
 from the later one (`duplicates()` lists them) so no row is both trained on and held out.
 `loso_splits()` yields (held_out_name, train_rows, test_rows): every other set trains.
-`SURROGATE` is the blind6-as-first-seen split: train on the sets that existed before blind6
-was written (dev7 was; dev8 and dev9 were written after it), test on blind6.
+`SURROGATE` is the blind7-as-first-seen split (round 2): train on the ten sets round 1 trained
+on, test on blind7 (written blind for round 1; its misses have since been read, so it is a
+surrogate, no longer blind). `SURROGATE_R1` is round 1's blind6-as-first-seen split.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ if str(REPO) not in sys.path:
 from analysis.normalize import normalize  # noqa: E402
 
 EVALDATA = REPO / "analysis" / "evaldata"
-# writing order (git history): dev, heldout, heldout2, heldout3, blind4, blind5, dev7, blind6, dev8, dev9
+# writing order (git history): dev, heldout, heldout2, heldout3, blind4, blind5, dev7, blind6, dev8, dev9, blind7
 SET_FILES = {
     "dev": REPO / "tests" / "data" / "dev_utterances.jsonl",
     "heldout": EVALDATA / "heldout_utterances.jsonl",
@@ -35,8 +36,10 @@ SET_FILES = {
     "blind6": EVALDATA / "blind6_utterances.jsonl",
     "dev8": EVALDATA / "dev8_utterances.jsonl",
     "dev9": EVALDATA / "dev9_utterances.jsonl",
+    "blind7": EVALDATA / "blind7_utterances.jsonl",
 }
-SURROGATE = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
+SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
+SURROGATE_R1 = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
 
 
 def read_jsonl(path: Path) -> list[dict]:
