@@ -5,6 +5,7 @@ numbers, call files and manifest); it never runs a detector on the rows.
 """
 import csv
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "analysis" / "evaldata"
 CALLS = ROOT / "bench" / "data" / "blind_calls"
+CALLS2 = ROOT / "bench" / "data" / "blind_calls2"
+# the utterance sets written blind for issue 15: file, id prefix
+UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl", "b7")]
 
 # the label names of LABELS.md (misconduct, personal data, required steps)
 LABEL_NAMES = {"abuse", "threat", "privacy", "self_harm", "pii", "identity_disclosure",
@@ -49,10 +53,11 @@ def _luhn_ok(s):
     return total % 10 == 0
 
 
-def test_blind6_rows_have_the_dev_schema():
-    rows = _rows("blind6_utterances.jsonl")
+@pytest.mark.parametrize(("name", "prefix"), UTTERANCE_SETS)
+def test_blind_rows_have_the_dev_schema(name, prefix):
+    rows = _rows(name)
     assert len(rows) >= 300
-    assert [r["id"] for r in rows] == [f"b6-{i:03d}" for i in range(1, len(rows) + 1)]
+    assert [r["id"] for r in rows] == [f"{prefix}-{i:03d}" for i in range(1, len(rows) + 1)]
     assert len({r["text"] for r in rows}) == len(rows)
     for r in rows:
         assert list(r) == ["id", "role", "text", "labels", "sentiment"], r["id"]
@@ -70,12 +75,23 @@ def test_blind6_rows_have_the_dev_schema():
     assert 0.35 <= clean / len(rows) <= 0.65
 
 
-def test_blind6_pii_rows_hold_a_full_number():
-    for r in _rows("blind6_utterances.jsonl"):
+def _full_number(d):
+    return _id_ok(d) or (13 <= len(d) <= 19 and _luhn_ok(d)) or len(d) in (11, 12)
+
+
+def _spoken_numbers(text):
+    """Each number said in one go (digits joined by spaces, commas or dashes), as a digit string."""
+    plain = "".join(str(DIGITS[c]) if c in DIGITS else "X" if c == "叉" else c for c in text)
+    return [re.sub(r"[ ,，\-]", "", m) for m in re.findall(r"\d(?:[\d ,，\-]*\d)?[Xx]?", plain)]
+
+
+@pytest.mark.parametrize(("name", "prefix"), UTTERANCE_SETS)
+def test_blind_pii_rows_hold_a_full_number(name, prefix):
+    # a row may also say a partial number (尾号…) before the full one: one number said must be full
+    for r in _rows(name):
         if "pii" not in r["labels"]:
             continue
-        d = _digits(r["text"])
-        assert (_id_ok(d) or (13 <= len(d) <= 19 and _luhn_ok(d)) or len(d) in (11, 12)), r["id"]
+        assert _full_number(_digits(r["text"])) or any(map(_full_number, _spoken_numbers(r["text"]))), r["id"]
 
 
 def test_personal_data_spans_point_into_the_text():
@@ -117,27 +133,28 @@ def _flac_info(path):
     return rate, channels, bits, samples
 
 
-def test_blind_calls_are_complete_and_consistent():
-    scripts = json.loads((CALLS / "scripts.json").read_text(encoding="utf-8"))
-    assert [s["call_id"] for s in scripts] == [f"blind_call_{i:02d}" for i in range(1, 7)]
-    with open(CALLS / "manifest.csv", encoding="utf-8", newline="") as f:
+@pytest.mark.parametrize(("calls", "first"), [(CALLS, 1), (CALLS2, 7)], ids=["blind_calls", "blind_calls2"])
+def test_blind_calls_are_complete_and_consistent(calls, first):
+    scripts = json.loads((calls / "scripts.json").read_text(encoding="utf-8"))
+    assert [s["call_id"] for s in scripts] == [f"blind_call_{i:02d}" for i in range(first, first + 6)]
+    with open(calls / "manifest.csv", encoding="utf-8", newline="") as f:
         manifest = {row["call_id"]: row for row in csv.DictReader(f)}
-    voiced = [s for s in scripts if (CALLS / f"{s['call_id']}.json").exists()]
+    voiced = [s for s in scripts if (calls / f"{s['call_id']}.json").exists()]
     if len(voiced) < len(scripts):
-        pytest.fail(f"only {len(voiced)} of {len(scripts)} blind calls voiced")
+        pytest.fail(f"only {len(voiced)} of {len(scripts)} calls voiced in {calls.name}")
     roles_seen = set()
     for s in scripts:
         cid = s["call_id"]
         assert 12 <= len(s["turns"]) <= 25 and s["started_at"].endswith("+08:00"), cid
-        meta = json.loads((CALLS / f"{cid}.json").read_text(encoding="utf-8"))
+        meta = json.loads((calls / f"{cid}.json").read_text(encoding="utf-8"))
         assert [(t["role"], t["text"], t["labels"]) for t in meta["turns"]] == \
             [(t["role"], t["text"], t["labels"]) for t in s["turns"]], cid
         assert 45 <= meta["duration"] <= 100, cid
         assert meta["audio"]["stereo"] == f"{cid}.stereo.flac" == manifest[cid]["path"], cid
-        rate, channels, bits, samples = _flac_info(CALLS / meta["audio"]["stereo"])
+        rate, channels, bits, samples = _flac_info(calls / meta["audio"]["stereo"])
         assert (rate, channels, bits) == (8000, 2, 16), cid
         assert abs(samples / rate - meta["duration"]) < 0.01, cid
-        rttm = (CALLS / meta["audio"]["rttm"]).read_text().split("\n")
+        rttm = (calls / meta["audio"]["rttm"]).read_text().split("\n")
         assert len([line for line in rttm if line.startswith("SPEAKER")]) == len(s["turns"]), cid
         for t in s["turns"]:
             roles_seen.add(t["role"])
