@@ -46,7 +46,7 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
     gathers ASR seconds and audio seconds of the inputs actually transcribed."""
     from speech.asr import Transcriber, vocabulary_options
 
-    tag = repr((asr_settings, vocabulary_options(asr_settings))).encode()
+    tag = repr((settings_key(asr_settings), vocabulary_options(asr_settings))).encode()
 
     class Cached(Transcriber):
         def recognise(self, samples: np.ndarray):
@@ -67,6 +67,20 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
             return words
 
     return Cached(asr_settings)
+
+
+def settings_key(asr_settings) -> str:
+    """``repr(asr_settings)`` without the fields added in round 2 while they hold their default
+    (2026-11-29 values), so transcripts cached before they existed stay valid."""
+    import dataclasses
+
+    from core.settings import AsrSettings
+
+    old = {"patience": 1.0, "best_of": 5, "temperature_step": 0.2, "repetition_penalty": 1.0,
+           "no_repeat_ngram_size": 0, "condition_on_previous_text": False, "hallucination_silence_s": 2.0}
+    shown = [f"{f.name}={getattr(asr_settings, f.name)!r}" for f in dataclasses.fields(AsrSettings)
+             if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])]
+    return f"AsrSettings({', '.join(shown)})"
 
 
 def settings_for(mode: str):
