@@ -3,7 +3,7 @@ calls, on real speech, and what Whisper writes on silence and line noise.
 
 usage: .venv/bin/python bench/asr_vocabulary.py [CALLS_DIR ...] [--modes off,hotwords,prompt]
            [--audio stereo|mono] [--no-real] [--no-noise] [--no-asr-fixes] [--labels]
-           [--cache DIR]
+           [--cache DIR] [--set KEY=VALUE ...]
 
 - Calls (default ../shared/data/calls and tests/data/calls_outcomes, i.e. the dev calls): each
   call runs through flows.recording.process_recording with the mode set, and is scored by
@@ -86,7 +86,7 @@ def settings_key(asr_settings) -> str:
 def settings_for(mode: str):
     from core.settings import load_settings
 
-    return load_settings(environ={}).with_overrides({"asr.vocabulary_mode": mode, **SCORING})
+    return load_settings(environ={}).with_overrides({**EXTRA, "asr.vocabulary_mode": mode, **SCORING})
 
 
 def use_transcriber(settings, transcriber) -> None:
@@ -234,6 +234,7 @@ def run_noise(modes: list[str], cache: Path) -> None:
 
 
 NO_FIXES = False
+EXTRA: dict = {}   # --set overrides, applied to every mode
 
 
 def main() -> None:
@@ -248,7 +249,17 @@ def main() -> None:
     ap.add_argument("--no-asr-fixes", action="store_true", help="detectors without analysis/rules/asr_fixes.yaml")
     ap.add_argument("--labels", action="store_true", help="print the whole label table per mode")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-vocab-cache"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a settings override for every mode, e.g. asr.vad_speech_pad_ms=400 (TOML value)")
     args = ap.parse_args()
+    import tomllib
+
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            EXTRA[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            sys.exit(f"--set {item}: the value must be a TOML value")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if args.no_asr_fixes:
         import analysis.normalize as norm

@@ -128,20 +128,23 @@ class Transcriber:
 
 UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech
 UNSURE_PROBABILITY = 0.2  # an unsure word just before such words goes with them
+UNALIGNED_REACH = 3       # a word with unaligned words this close (in words) on both sides goes with them
 
 
 def drop_unaligned(words: list[Word]) -> list[Word]:
     """``words`` without those the aligner could place on no audio (zero length), the words
-    between two of them, and an unsure word (probability < 0.2) just before one: text Whisper
-    adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。" after the
-    AISHELL clip's last word (bench/README.md)."""
+    lying among them (an unaligned word at most ``UNALIGNED_REACH`` words before and after, or
+    before and the text ends), and an unsure word (probability < 0.2) just before one: text
+    Whisper adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。"
+    after the AISHELL clip's last word, where a few of the echoed words got a little audio
+    (with 600 ms of VAD padding; bench/README.md)."""
     n = len(words)
     unaligned = [w.end - w.start < UNALIGNED_S for w in words]
     out = []
     for i, w in enumerate(words):
-        before = i > 0 and unaligned[i - 1]
-        after = i + 1 < n and unaligned[i + 1]
-        if unaligned[i] or (before and (after or i + 1 == n)) or (after and w.probability < UNSURE_PROBABILITY):
+        before = any(unaligned[max(0, i - UNALIGNED_REACH):i])
+        after = any(unaligned[i + 1:i + 1 + UNALIGNED_REACH])
+        if unaligned[i] or (before and (after or i + 1 == n)) or (i + 1 < n and unaligned[i + 1] and w.probability < UNSURE_PROBABILITY):
             continue
         out.append(w)
     return out
