@@ -40,7 +40,7 @@ class AsrSettings:
     language: str = "zh"
     batched: bool = False            # faster-whisper BatchedInferencePipeline (GPU)
     batch_size: int = 8
-    vad_threshold: float = 0.35      # 8 kHz dev calls: 0.45 -> 0.35 cut CER 13.0 -> 12.2 % (bench/README.md)
+    vad_threshold: float = 0.35      # dev calls: 0.45 -> 0.35 cut CER 13.0 -> 12.2 %; blind7 worse (bench/README.md)
     vad_min_silence_ms: int = 600
     vad_speech_pad_ms: int = 400     # 200 clipped turn starts: 13.6 -> 13.0 % on the dev calls
     no_speech_threshold: float = 0.6
