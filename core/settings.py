@@ -40,9 +40,9 @@ class AsrSettings:
     language: str = "zh"
     batched: bool = False            # faster-whisper BatchedInferencePipeline (GPU)
     batch_size: int = 8
-    vad_threshold: float = 0.45
+    vad_threshold: float = 0.35      # dev calls: 0.45 -> 0.35 cut CER 13.0 -> 12.2 %; blind7 worse (bench/README.md)
     vad_min_silence_ms: int = 600
-    vad_speech_pad_ms: int = 200
+    vad_speech_pad_ms: int = 400     # 200 clipped turn starts: 13.6 -> 13.0 % on the dev calls
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -51,8 +51,30 @@ class AsrSettings:
     # "#" comments; relative paths are under the project folder, like phantom_phrases.
     vocabulary: str = "speech/data/collection_vocabulary.txt"
     vocabulary_mode: str = "hotwords"  # off | hotwords (every window) | prompt (initial_prompt); bench/README.md
+    # Decoding (faster-whisper's options of the same names; bench/README.md "ASR accuracy, round 2").
+    patience: float = 1.0            # beam search patience: 2.0 keeps searching twice as long
+    best_of: int = 5                 # candidates when sampling at a fallback temperature
+    temperature_step: float = 0.2    # fallback temperatures 0, step, 2*step ... 1.0 (0 = no fallback)
+    repetition_penalty: float = 1.0  # > 1 penalises tokens already written
+    no_repeat_ngram_size: int = 0    # > 0 forbids repeating n-grams of this size
+    condition_on_previous_text: bool = False
+    hallucination_silence_s: float = 2.0  # skip silence this long around a suspected hallucination (0 = off)
 
     def __post_init__(self) -> None:
+        for name, ok, what in (
+            ("beam_size", self.beam_size >= 1, ">= 1"),
+            ("patience", self.patience > 0, "> 0"),
+            ("best_of", self.best_of >= 1, ">= 1"),
+            ("temperature_step", 0 <= self.temperature_step <= 1, "between 0 and 1"),
+            ("repetition_penalty", self.repetition_penalty > 0, "> 0"),
+            ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, ">= 0"),
+            ("hallucination_silence_s", self.hallucination_silence_s >= 0, ">= 0"),
+            ("vad_threshold", 0 < self.vad_threshold < 1, "between 0 and 1"),
+            ("vad_min_silence_ms", self.vad_min_silence_ms >= 0, ">= 0"),
+            ("vad_speech_pad_ms", self.vad_speech_pad_ms >= 0, ">= 0"),
+        ):
+            if not ok:
+                raise ValueError(f"asr.{name} must be {what}, not {getattr(self, name)!r}")
         if self.vocabulary_mode not in VOCABULARY_MODES:
             raise ValueError(f"asr.vocabulary_mode must be one of {', '.join(VOCABULARY_MODES)},"
                              f" not {self.vocabulary_mode!r}")

@@ -30,6 +30,15 @@ def vocabulary_options(settings: AsrSettings) -> dict[str, str]:
     return {"hotwords": text} if settings.vocabulary_mode == "hotwords" else {"initial_prompt": text}
 
 
+def fallback_temperatures(step: float) -> tuple[float, ...]:
+    """The temperatures faster-whisper tries in turn when a window fails its checks
+    (compression ratio, log probability): 0, step, 2*step ... 1.0; only 0 when ``step`` is 0."""
+    if step <= 0:
+        return (0.0,)
+    n = int(round(1.0 / step + 1e-9))
+    return tuple(round(min(k * step, 1.0), 4) for k in range(n + 1))
+
+
 class Transcriber:
     """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
 
@@ -81,7 +90,12 @@ class Transcriber:
                 min_silence_duration_ms=s.vad_min_silence_ms,
                 speech_pad_ms=s.vad_speech_pad_ms,
             ),
-            condition_on_previous_text=False,
+            condition_on_previous_text=s.condition_on_previous_text,
+            patience=s.patience,
+            best_of=s.best_of,
+            temperature=fallback_temperatures(s.temperature_step),
+            repetition_penalty=s.repetition_penalty,
+            no_repeat_ngram_size=s.no_repeat_ngram_size,
             no_speech_threshold=s.no_speech_threshold,
             log_prob_threshold=s.log_prob_threshold,
             compression_ratio_threshold=s.compression_ratio_threshold,
@@ -90,7 +104,8 @@ class Transcriber:
         if self.pipeline is not None:
             segments, _ = self.pipeline.transcribe(samples, batch_size=s.batch_size, **kwargs)
         else:
-            segments, _ = self.model.transcribe(samples, hallucination_silence_threshold=2.0, **kwargs)
+            segments, _ = self.model.transcribe(
+                samples, hallucination_silence_threshold=s.hallucination_silence_s or None, **kwargs)
         words: list[Word] = []
         dropped = 0
         for seg in segments:
@@ -113,20 +128,23 @@ class Transcriber:
 
 UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech
 UNSURE_PROBABILITY = 0.2  # an unsure word just before such words goes with them
+UNALIGNED_REACH = 3       # a word with unaligned words this close (in words) on both sides goes with them
 
 
 def drop_unaligned(words: list[Word]) -> list[Word]:
     """``words`` without those the aligner could place on no audio (zero length), the words
-    between two of them, and an unsure word (probability < 0.2) just before one: text Whisper
-    adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。" after the
-    AISHELL clip's last word (bench/README.md)."""
+    lying among them (an unaligned word at most ``UNALIGNED_REACH`` words before and after, or
+    before and the text ends), and an unsure word (probability < 0.2) just before one: text
+    Whisper adds after the speech ends, e.g. the vocabulary echoed as "银行、商银行、工商银行。"
+    after the AISHELL clip's last word, where a few of the echoed words got a little audio
+    (with 600 ms of VAD padding; bench/README.md)."""
     n = len(words)
     unaligned = [w.end - w.start < UNALIGNED_S for w in words]
     out = []
     for i, w in enumerate(words):
-        before = i > 0 and unaligned[i - 1]
-        after = i + 1 < n and unaligned[i + 1]
-        if unaligned[i] or (before and (after or i + 1 == n)) or (after and w.probability < UNSURE_PROBABILITY):
+        before = any(unaligned[max(0, i - UNALIGNED_REACH):i])
+        after = any(unaligned[i + 1:i + 1 + UNALIGNED_REACH])
+        if unaligned[i] or (before and (after or i + 1 == n)) or (i + 1 < n and unaligned[i + 1] and w.probability < UNSURE_PROBABILITY):
             continue
         out.append(w)
     return out
