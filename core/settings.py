@@ -40,9 +40,9 @@ class AsrSettings:
     language: str = "zh"
     batched: bool = False            # faster-whisper BatchedInferencePipeline (GPU)
     batch_size: int = 8
-    vad_threshold: float = 0.35      # dev calls: 0.45 -> 0.35 cut CER 13.0 -> 12.2 %; blind7 worse (bench/README.md)
+    vad_threshold: float = 0.45      # 0.35 (+ pad 400): dev CER 13.6 -> 12.2 %, blind calls 17.6 -> 20.0 % (bench/README.md)
     vad_min_silence_ms: int = 600
-    vad_speech_pad_ms: int = 400     # 200 clipped turn starts: 13.6 -> 13.0 % on the dev calls
+    vad_speech_pad_ms: int = 200     # 400 helped turn starts on dev calls, dropped whole turns on blind ones
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
