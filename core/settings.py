@@ -134,24 +134,13 @@ class DiarizationSettings:
         for key in ("segmentation_threshold", "clustering_threshold"):
             if not 0.0 < getattr(self, key) < 1.0:
                 raise ValueError(f"diarization.{key} must be between 0 and 1, not {getattr(self, key)}")
-        if not 0.0 <= self.min_duration_off <= 2.0:
-            raise ValueError(f"diarization.min_duration_off must be 0-2 s, not {self.min_duration_off}")
-        if not 0.0 <= self.island_max_s <= 2.0:
-            raise ValueError(f"diarization.island_max_s must be 0-2 s, not {self.island_max_s}")
-        if not 0.0 <= self.bridge_max_s <= 2.0:
-            raise ValueError(f"diarization.bridge_max_s must be 0-2 s, not {self.bridge_max_s}")
-        if not 0.0 <= self.resegment_pause_s <= 2.0:
-            raise ValueError(f"diarization.resegment_pause_s must be 0-2 s, not {self.resegment_pause_s}")
-        if not 0.3 <= self.resegment_min_s <= 10.0:
-            raise ValueError(f"diarization.resegment_min_s must be 0.3-10 s, not {self.resegment_min_s}")
-        if not 0.0 <= self.resegment_margin <= 1.0:
-            raise ValueError(f"diarization.resegment_margin must be 0-1, not {self.resegment_margin}")
-        if not 0.0 <= self.snap_max_shift_s <= 2.0:
-            raise ValueError(f"diarization.snap_max_shift_s must be 0-2 s, not {self.snap_max_shift_s}")
-        if not 0.0 <= self.pad_s <= 0.5:
-            raise ValueError(f"diarization.pad_s must be 0-0.5 s, not {self.pad_s}")
-        if not 10.0 <= self.snap_rel_db <= 80.0:
-            raise ValueError(f"diarization.snap_rel_db must be 10-80 dB, not {self.snap_rel_db}")
+        for key, low, high, unit in (("min_duration_off", 0, 2, " s"), ("island_max_s", 0, 2, " s"),
+                                     ("bridge_max_s", 0, 2, " s"), ("resegment_pause_s", 0, 2, " s"),
+                                     ("resegment_min_s", 0.3, 10, " s"), ("resegment_margin", 0, 1, ""),
+                                     ("snap_max_shift_s", 0, 2, " s"), ("pad_s", 0, 0.5, " s"),
+                                     ("snap_rel_db", 10, 80, " dB")):
+            if not low <= getattr(self, key) <= high:
+                raise ValueError(f"diarization.{key} must be {low:g}-{high:g}{unit}, not {getattr(self, key)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,16 +319,12 @@ def snap_turns(turns: list[Turn], active: np.ndarray, hop_s: float, *, max_shift
     k = int(round(max_shift / hop_s))
     ordered = _changes_to_pauses(_merge_touching(ordered), active, hop_s, k)
     out: list[Turn] = []
-    for i, turn in enumerate(ordered):
-        others = [t for t in ordered if t.speaker != turn.speaker]
-        if any(t.start < turn.end and t.end > turn.start for t in others):
+    for turn in ordered:
+        room = _room(turn, ordered, 0.0, n * hop_s)  # outward moves stop halfway to the other speakers
+        if room is None:
             out.append(turn)
             continue
-        # outward moves stop halfway to the other speakers' neighbouring turns
-        before = max([t.end for t in others if t.end <= turn.start], default=None)
-        after = min([t.start for t in others if t.start >= turn.end], default=None)
-        lo = 0.0 if before is None else (before + turn.start) / 2
-        hi = n * hop_s if after is None else (turn.end + after) / 2
+        lo, hi = room
         a, b = int(round(turn.start / hop_s)), min(n, int(round(turn.end / hop_s)))
         lo_f, hi_f = int(np.ceil(lo / hop_s)), min(n, int(hi / hop_s))
         if b <= a:
@@ -357,16 +353,22 @@ def pad_turns(turns: list[Turn], pad: float, *, end: float) -> list[Turn]:
     ordered = sorted(turns, key=lambda t: (t.start, t.end))
     out = []
     for t in ordered:
-        others = [o for o in ordered if o.speaker != t.speaker]
-        if any(o.start < t.end and o.end > t.start for o in others):
-            out.append(t)
-            continue
-        before = max([o.end for o in others if o.end <= t.start], default=None)
-        after = min([o.start for o in others if o.start >= t.end], default=None)
-        lo = max(0.0, t.start - pad) if before is None else max(t.start - pad, (before + t.start) / 2)
-        hi = min(end, t.end + pad) if after is None else min(t.end + pad, (t.end + after) / 2)
-        out.append(Turn(round(lo, 3), round(hi, 3), t.speaker))
+        room = _room(t, ordered, 0.0, end)
+        out.append(t if room is None else
+                   Turn(round(max(t.start - pad, room[0]), 3), round(min(t.end + pad, room[1]), 3), t.speaker))
     return _merge_touching(out)
+
+
+def _room(turn: Turn, ordered: list[Turn], first: float, last: float) -> tuple[float, float] | None:
+    """How far ``turn`` may grow: halfway to the other speakers' turns before and after it
+    (``first`` / ``last`` where there are none); None when it overlaps one of them."""
+    others = [t for t in ordered if t.speaker != turn.speaker]
+    if any(t.start < turn.end and t.end > turn.start for t in others):
+        return None
+    before = max([t.end for t in others if t.end <= turn.start], default=None)
+    after = min([t.start for t in others if t.start >= turn.end], default=None)
+    return (first if before is None else (before + turn.start) / 2,
+            last if after is None else (turn.end + after) / 2)
 
 
 MIN_PAUSE_S = 0.15
