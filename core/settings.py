@@ -116,7 +116,7 @@ class DiarizationSettings:
     min_duration_off: float = 0.4          # a speaker's pauses shorter than this are bridged (s)
     # post-processing, any pipeline
     island_max_s: float = 0.5              # turns shorter than this go to the nearest neighbour's speaker; 0 = off
-    bridge_max_s: float = 0.5              # after that, a speaker's turns closer than this with nobody between are joined (s); 0 = min_duration_off
+    bridge_max_s: float = 0.0              # after that, a speaker's turns closer than this with nobody between are joined (s); 0 = min_duration_off
     # re-segmentation: turns cut at pauses, each piece moved to the speaker whose voice print it matches
     resegment_pause_s: float = 0.4         # cut at pauses at least this long (s); 0 = off
     resegment_min_s: float = 0.5           # pieces shorter than this are not judged (too little voice)
