@@ -138,9 +138,15 @@ class DiarizationSettings:
     min_duration_off: float = 0.4          # a speaker's pauses shorter than this are bridged (s)
     # post-processing, any pipeline
     island_max_s: float = 0.5              # turns shorter than this go to the nearest neighbour's speaker; 0 = off
+    bridge_max_s: float = 0.0              # after that, a speaker's turns closer than this with nobody between are joined (s); 0 = min_duration_off
+    # re-segmentation: turns cut at pauses, each piece moved to the speaker whose voice print it matches
+    resegment_pause_s: float = 0.4         # cut at pauses at least this long (s); 0 = off
+    resegment_min_s: float = 0.5           # pieces shorter than this are not judged (too little voice)
+    resegment_margin: float = 0.1          # cosine similarity by which another speaker's print must win
     # turn edges moved to where the audio's energy says speech starts/ends
     snap_max_shift_s: float = 0.3          # how far an edge may move (s); 0 = off
     snap_rel_db: float = 40.0              # speech = frames within this many dB of the loudest frames
+    pad_s: float = 0.02                    # then each turn widened by this much on both sides (s); 0 = off
 
     def __post_init__(self) -> None:
         if self.mono_backend not in ("pyannote", "none"):
@@ -150,14 +156,13 @@ class DiarizationSettings:
         for key in ("segmentation_threshold", "clustering_threshold"):
             if not 0.0 < getattr(self, key) < 1.0:
                 raise ValueError(f"diarization.{key} must be between 0 and 1, not {getattr(self, key)}")
-        if not 0.0 <= self.min_duration_off <= 2.0:
-            raise ValueError(f"diarization.min_duration_off must be 0-2 s, not {self.min_duration_off}")
-        if not 0.0 <= self.island_max_s <= 2.0:
-            raise ValueError(f"diarization.island_max_s must be 0-2 s, not {self.island_max_s}")
-        if not 0.0 <= self.snap_max_shift_s <= 2.0:
-            raise ValueError(f"diarization.snap_max_shift_s must be 0-2 s, not {self.snap_max_shift_s}")
-        if not 10.0 <= self.snap_rel_db <= 80.0:
-            raise ValueError(f"diarization.snap_rel_db must be 10-80 dB, not {self.snap_rel_db}")
+        for key, low, high, unit in (("min_duration_off", 0, 2, " s"), ("island_max_s", 0, 2, " s"),
+                                     ("bridge_max_s", 0, 2, " s"), ("resegment_pause_s", 0, 2, " s"),
+                                     ("resegment_min_s", 0.3, 10, " s"), ("resegment_margin", 0, 1, ""),
+                                     ("snap_max_shift_s", 0, 2, " s"), ("pad_s", 0, 0.5, " s"),
+                                     ("snap_rel_db", 10, 80, " dB")):
+            if not low <= getattr(self, key) <= high:
+                raise ValueError(f"diarization.{key} must be {low:g}-{high:g}{unit}, not {getattr(self, key)}")
 
 
 @dataclass(frozen=True, slots=True)

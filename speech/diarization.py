@@ -67,8 +67,13 @@ def diarize(
             ``pipeline_dir`` a pyannote pipeline folder (config.yaml + checkpoints), "" for
             ``$CALLQA_DIARIZATION_PIPELINE`` or the embedded ``models/pyannote-embedded``.
             ``segmentation_threshold``, ``clustering_threshold`` and ``min_duration_off`` are
-            the embedded pipeline's parameters; ``snap_max_shift_s`` > 0 moves turn edges to
-            the speech the audio's energy shows (:func:`snap_turns`), with any pipeline.
+            the embedded pipeline's parameters. After pyannote, with any pipeline that has
+            pyannote's embedding model: ``resegment_pause_s`` > 0 cuts turns at pauses and moves
+            each piece of at least ``resegment_min_s`` to the voice it matches best
+            (:func:`split_at_pauses`, :func:`reassign_pieces`); ``island_max_s`` > 0 gives short
+            slips to their neighbour (:func:`absorb_islands`), then turns closer than
+            ``bridge_max_s`` are joined; ``snap_max_shift_s`` > 0 moves turn edges to the speech
+            the audio's energy shows (:func:`snap_turns`); ``pad_s`` widens the turns a little.
         exclusive: return non-overlapping turns (pyannote's exclusive diarization).
         cache: a dict the caller keeps between runs on the same audio (parameter sweeps):
             network outputs are stored there and reused.
@@ -93,12 +98,19 @@ def diarize(
     triples = backend.run(pipeline, audio, num_speakers=num_speakers, min_speakers=min_speakers,
                           max_speakers=max_speakers, exclusive=exclusive, params=params, cache=cache)
     turns = [Turn(round(s, 3), round(e, 3), label) for s, e, label in triples]
+    active = speech_frames(audio, SAMPLE_RATE, rel_db=settings.snap_rel_db)
+    if settings.resegment_pause_s > 0 and len({t.speaker for t in turns}) > 1:
+        pieces = split_at_pauses(turns, active, SNAP_HOP_S, min_pause=settings.resegment_pause_s)
+        spans = [(p.start, p.end) for p in pieces if p.duration >= settings.resegment_min_s]
+        vectors = dict(zip(spans, backend.embed(pipeline, audio, spans, cache=cache)))
+        turns = reassign_pieces(pieces, vectors, margin=settings.resegment_margin)
     if settings.island_max_s > 0:
-        turns = bridge_gaps(absorb_islands(turns, max_island=settings.island_max_s),
-                            max_gap=settings.min_duration_off)
+        turns = absorb_islands(turns, max_island=settings.island_max_s, active=active, hop_s=SNAP_HOP_S)
+        turns = bridge_gaps(turns, max_gap=settings.bridge_max_s or settings.min_duration_off)
     if settings.snap_max_shift_s > 0:
-        turns = snap_turns(turns, speech_frames(audio, SAMPLE_RATE, rel_db=settings.snap_rel_db),
-                           SNAP_HOP_S, max_shift=settings.snap_max_shift_s)
+        turns = snap_turns(turns, active, SNAP_HOP_S, max_shift=settings.snap_max_shift_s)
+    if settings.pad_s > 0:
+        turns = pad_turns(turns, settings.pad_s, end=audio.size / SAMPLE_RATE)
     elapsed = time.perf_counter() - started
     duration = audio.size / SAMPLE_RATE
     log.info("diarized %.1fs of audio in %.1fs (RTF %.2f): %d turns, %d speakers", duration, elapsed,
@@ -110,25 +122,153 @@ SNAP_HOP_S = 0.01
 ISLAND_REACH_S = 1.0  # an island goes to a neighbour at most this far away
 
 
-def absorb_islands(turns: list[Turn], *, max_island: float) -> list[Turn]:
-    """Give each turn shorter than ``max_island`` s to the speaker of its nearest neighbour.
+def absorb_islands(turns: list[Turn], *, max_island: float, active: np.ndarray | None = None,
+                   hop_s: float = SNAP_HOP_S) -> list[Turn]:
+    """Give a turn shorter than ``max_island`` s to the speaker of its nearest neighbour, when
+    it is a slip and not a short reply of its own.
 
     A fragment of a second labelled with the other voice, at the start or end of a turn, is
     nearly always a clustering slip (too little audio for a reliable voice print): it goes to
     the closer of the turns before and after it (within ``ISLAND_REACH_S``), when that turn is
-    another speaker's. Islands far from any turn keep their label.
+    another speaker's. It is a slip when it overlaps or runs into another speaker's turn with no
+    pause between (``active``: speech per ``hop_s`` frame, see :func:`speech_frames`; a pause is
+    ``MIN_PAUSE_S`` of silence; without ``active`` only overlapping or touching turns count), or
+    when it carries the label of the turn on one side of it and not of the other (the speaker
+    change put a little too early or late). A short turn after a pause with the other speaker on
+    both sides (a "嗯" between two of the collector's sentences), or at the start or end of the
+    call, is a reply and keeps its label, as do islands far from any turn.
     """
     ordered = sorted(turns, key=lambda t: (t.start, t.end))
     out = list(ordered)
+    long_turns = [o for o in ordered if o.duration >= max_island]
     for i, t in enumerate(ordered):
         if t.duration >= max_island:
             continue
-        near = [(max(0.0, t.start - o.end) if o.end <= t.end else max(0.0, o.start - t.end), o.speaker)
-                for j, o in enumerate(ordered) if j != i and o.duration >= max_island]
-        near = [n for n in near if n[0] <= ISLAND_REACH_S]
-        if near:
-            out[i] = Turn(t.start, t.end, min(near)[1])
+        # a longer turn of another speaker over it (islands included): the island is inside it
+        covering = [o for o in ordered if o.speaker != t.speaker and o.duration > t.duration
+                    and o.start <= t.start and o.end >= t.end]
+        if covering:
+            out[i] = Turn(t.start, t.end, max(covering, key=lambda o: o.duration).speaker)
+            continue
+        near = [(_gap(t, o), o) for o in long_turns if o.speaker != t.speaker and _gap(t, o) <= ISLAND_REACH_S]
+        if not near:
+            continue
+        before = [o for o in long_turns if o.end <= t.start + 1e-9]
+        after = [o for o in long_turns if o.start >= t.end - 1e-9]
+        sides = {max(before, key=lambda o: o.end).speaker if before else None,
+                 min(after, key=lambda o: o.start).speaker if after else None}
+        at_a_change = t.speaker in sides and len(sides - {None}) == 2
+        glued = [(g, o) for g, o in near if _glued(t, o, active, hop_s)]
+        if glued or at_a_change:
+            out[i] = Turn(t.start, t.end, min(glued or near, key=lambda n: n[0])[1].speaker)
     return _merge_touching(out)
+
+
+def _gap(a: Turn, b: Turn) -> float:
+    """Seconds of time between two turns (0 when they touch or overlap)."""
+    return max(0.0, b.start - a.end, a.start - b.end)
+
+
+def _glued(a: Turn, b: Turn, active: np.ndarray | None, hop_s: float) -> bool:
+    """Do the two turns overlap, or run into each other with no pause between their speech?"""
+    if a.start < b.end and b.start < a.end:
+        return True
+    first, second = (a, b) if a.end <= b.start else (b, a)
+    if active is None:
+        return second.start - first.end <= 1e-9
+    n = len(active)
+    f0, f1 = int(round(first.start / hop_s)), min(n, int(round(first.end / hop_s)))
+    s0, s1 = int(round(second.start / hop_s)), min(n, int(round(second.end / hop_s)))
+    spoken_first, spoken_second = np.flatnonzero(active[f0:f1]), np.flatnonzero(active[s0:s1])
+    if spoken_first.size == 0 or spoken_second.size == 0:
+        return False
+    end, start = f0 + spoken_first[-1] + 1, s0 + spoken_second[0]
+    return (start - end) * hop_s < MIN_PAUSE_S
+
+
+def split_at_pauses(turns: list[Turn], active: np.ndarray, hop_s: float, *, min_pause: float) -> list[Turn]:
+    """Cut each turn in the middle of every pause of at least ``min_pause`` s inside it
+    (``active``: speech per ``hop_s`` frame); the pieces keep the turn's label and tile it.
+    """
+    k = max(1, int(round(min_pause / hop_s)))
+    out: list[Turn] = []
+    for t in sorted(turns, key=lambda t: (t.start, t.end)):
+        a, b = int(round(t.start / hop_s)), min(len(active), int(round(t.end / hop_s)))
+        silent = ~active[a:b] if b > a else np.zeros(0, bool)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])) != 0).reshape(-1, 2)
+        start = t.start
+        for s, e in edges:
+            if e - s < k or s == 0 or e == len(silent):  # short, or silence at the turn's own edge
+                continue
+            cut = round((a + (s + e) / 2) * hop_s, 3)  # pieces tile the turn: cut mid-pause
+            out.append(Turn(start, cut, t.speaker))
+            start = cut
+        out.append(Turn(start, t.end, t.speaker))
+    return out
+
+
+def reassign_pieces(pieces: list[Turn], vectors: dict[tuple[float, float], np.ndarray], *,
+                    margin: float) -> list[Turn]:
+    """Move each piece to the speaker whose voice it matches best (re-segmentation).
+
+    ``vectors``: a speaker embedding per (start, end) of the pieces long enough to embed; the
+    others keep their label. A speaker's voice print is the duration-weighted mean of its
+    pieces' unit vectors, without the piece being judged (so a piece does not vote for its
+    own label). A piece moves when its cosine similarity to another speaker's print beats its
+    own speaker's by more than ``margin``, and never so that a speaker is left with no piece;
+    a piece cut from the same turn as a moved one, next to it, follows it when that speaker's
+    print is the one it matches best (a turn glued to the other's rarely splits in one place
+    only). Then each speaker's touching pieces are joined again.
+    """
+    labels = sorted({p.speaker for p in pieces})
+    idx = [i for i, p in enumerate(pieces) if (p.start, p.end) in vectors]
+    if len(labels) < 2 or len(idx) < 3:
+        return _merge_touching(pieces)
+    x = np.asarray([vectors[(pieces[i].start, pieces[i].end)] for i in idx], dtype=np.float64)
+    ok = np.isfinite(x).all(axis=1) & (np.linalg.norm(np.nan_to_num(x), axis=1) > 0)
+    x = np.nan_to_num(x)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    w = np.asarray([pieces[i].duration for i in idx]) * ok
+    own = np.asarray([labels.index(pieces[i].speaker) for i in idx])
+    sums = np.zeros((len(labels), x.shape[1]))
+    np.add.at(sums, own, w[:, None] * x)
+    sims = np.full((len(idx), len(labels)), -np.inf)
+    for row in np.flatnonzero(ok):
+        prints = sums.copy()
+        prints[own[row]] -= w[row] * x[row]
+        norms = np.linalg.norm(prints, axis=1)
+        sims[row] = np.where(norms > 1e-9, prints @ x[row] / np.maximum(norms, 1e-9), -np.inf)
+    out = list(pieces)
+    left = {lbl: sum(1 for p in pieces if p.speaker == lbl) for lbl in labels}
+    row_of = {i: row for row, i in enumerate(idx)}
+
+    def move(i: int, need: float) -> bool:
+        row = row_of[i]
+        best = int(np.argmax(sims[row]))
+        if not ok[row] or out[i].speaker != pieces[i].speaker or best == own[row] \
+                or sims[row, best] <= sims[row, own[row]] + need or left[labels[own[row]]] <= 1:
+            return False
+        left[labels[own[row]]] -= 1
+        out[i] = Turn(pieces[i].start, pieces[i].end, labels[best])
+        return True
+
+    moved = [i for i in idx if move(i, margin)]
+    # a piece of the same turn next to a moved one follows it when that voice matches it better
+    while moved:
+        nxt = []
+        for i in moved:
+            for j in (i - 1, i + 1):
+                if j in row_of and _same_turn(pieces, i, j) and out[j].speaker != out[i].speaker \
+                        and labels[int(np.argmax(sims[row_of[j]]))] == out[i].speaker and move(j, 0.0):
+                    nxt.append(j)
+        moved = nxt
+    return _merge_touching(out)
+
+
+def _same_turn(pieces: list[Turn], i: int, j: int) -> bool:
+    """Were pieces ``i`` and ``j`` cut from one turn (same label, touching)?"""
+    a, b = pieces[min(i, j)], pieces[max(i, j)]
+    return a.speaker == b.speaker and abs(a.end - b.start) < 1e-9
 
 
 def bridge_gaps(turns: list[Turn], *, max_gap: float) -> list[Turn]:
@@ -179,16 +319,12 @@ def snap_turns(turns: list[Turn], active: np.ndarray, hop_s: float, *, max_shift
     k = int(round(max_shift / hop_s))
     ordered = _changes_to_pauses(_merge_touching(ordered), active, hop_s, k)
     out: list[Turn] = []
-    for i, turn in enumerate(ordered):
-        others = [t for t in ordered if t.speaker != turn.speaker]
-        if any(t.start < turn.end and t.end > turn.start for t in others):
+    for turn in ordered:
+        room = _room(turn, ordered, 0.0, n * hop_s)  # outward moves stop halfway to the other speakers
+        if room is None:
             out.append(turn)
             continue
-        # outward moves stop halfway to the other speakers' neighbouring turns
-        before = max([t.end for t in others if t.end <= turn.start], default=None)
-        after = min([t.start for t in others if t.start >= turn.end], default=None)
-        lo = 0.0 if before is None else (before + turn.start) / 2
-        hi = n * hop_s if after is None else (turn.end + after) / 2
+        lo, hi = room
         a, b = int(round(turn.start / hop_s)), min(n, int(round(turn.end / hop_s)))
         lo_f, hi_f = int(np.ceil(lo / hop_s)), min(n, int(hi / hop_s))
         if b <= a:
@@ -208,6 +344,31 @@ def snap_turns(turns: list[Turn], active: np.ndarray, hop_s: float, *, max_shift
                 end += 1
         out.append(Turn(round(float(start * hop_s), 3), round(float(end * hop_s), 3), turn.speaker))
     return _merge_touching(out)
+
+
+def pad_turns(turns: list[Turn], pad: float, *, end: float) -> list[Turn]:
+    """Widen each turn by ``pad`` s on both sides (a word's first and last sounds are quieter
+    than the energy threshold), never past halfway to another speaker's turn nor outside
+    ``[0, end]``. Turns that overlap another speaker's are left as they are."""
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    out = []
+    for t in ordered:
+        room = _room(t, ordered, 0.0, end)
+        out.append(t if room is None else
+                   Turn(round(max(t.start - pad, room[0]), 3), round(min(t.end + pad, room[1]), 3), t.speaker))
+    return _merge_touching(out)
+
+
+def _room(turn: Turn, ordered: list[Turn], first: float, last: float) -> tuple[float, float] | None:
+    """How far ``turn`` may grow: halfway to the other speakers' turns before and after it
+    (``first`` / ``last`` where there are none); None when it overlaps one of them."""
+    others = [t for t in ordered if t.speaker != turn.speaker]
+    if any(t.start < turn.end and t.end > turn.start for t in others):
+        return None
+    before = max([t.end for t in others if t.end <= turn.start], default=None)
+    after = min([t.start for t in others if t.start >= turn.end], default=None)
+    return (first if before is None else (before + turn.start) / 2,
+            last if after is None else (turn.end + after) / 2)
 
 
 MIN_PAUSE_S = 0.15

@@ -320,6 +320,31 @@ def run(
                   for seg, _, label in annotation.itertracks(yield_label=True))
 
 
+def embed(pipeline: Pipeline, waveform: np.ndarray, spans: list[tuple[float, float]],
+          cache: dict | None = None) -> list[np.ndarray]:
+    """The pipeline's speaker embedding of each (start, end) span of 16 kHz mono float audio.
+
+    Works with any pipeline that has pyannote's ``_embedding`` model (the embedded one and
+    pyannote's ``SpeakerDiarization``); without one every vector is NaN (callers then leave
+    labels alone). ``cache``: the dict given to :func:`run`; vectors are kept there per span.
+    """
+    model = getattr(pipeline, "_embedding", None)
+    if model is None:
+        return [np.full(1, np.nan) for _ in spans]
+    store = cache.setdefault("callqa/span_embeddings", {}) if cache is not None else {}
+    out = []
+    with _run_lock, warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        for start, end in spans:
+            key = (round(start, 3), round(end, 3))
+            if key not in store:
+                chunk = waveform[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+                tensor = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))[None, None]
+                store[key] = np.asarray(model(tensor)[0], dtype=np.float64)
+            out.append(store[key])
+    return out
+
+
 def _instantiate(pipeline: Pipeline, params: dict) -> None:
     """Set the given parameters (others unchanged) when they differ from the pipeline's."""
     current = pipeline.parameters(instantiated=True)
