@@ -121,7 +121,7 @@ def run_calls(dirs: list[str], modes: list[str], audio: str, cache: Path, show_l
     from flows.recording import process_recording
 
     calls = truth_files(dirs, audio)
-    per_call: dict[str, dict[str, float]] = {}
+    per_call: dict[str, dict[str, tuple[float, float]]] = {}
     tallies: dict[str, Tally] = {}
     clocks: dict[str, dict[str, float]] = {}
     fired: dict[str, dict[str, int]] = {}
@@ -133,15 +133,15 @@ def run_calls(dirs: list[str], modes: list[str], audio: str, cache: Path, show_l
         fired[mode] = {}
         for truth, path in calls:
             result = process_recording(call_of(truth, path), settings)
-            e, n, _ = tally.add(truth, result)
-            per_call.setdefault(truth["call_id"], {})[mode] = e / max(n, 1)
+            e, n, roles = tally.add(truth, result)
+            per_call.setdefault(truth["call_id"], {})[mode] = (e / max(n, 1), roles)
             count_fixes(result.utterances, fired[mode])
     print(f"\n## Calls ({audio}, {len(calls)} calls from {', '.join(dirs)})\n")
-    print(f"{'call':14s}" + "".join(f"{m:>10s}" for m in modes))
+    print(f"{'call (CER, roles)':18s}" + "".join(f"{m:>18s}" for m in modes))
     for call_id, row in per_call.items():
-        print(f"{call_id:14s}" + "".join(f"{row[m]:10.1%}" for m in modes))
-    print(f"{'overall CER':14s}" + "".join(f"{tallies[m].cer():10.1%}" for m in modes))
-    print(f"{'ASR RTF':14s}" + "".join(f"{clocks[m]['asr_s'] / max(clocks[m]['audio_s'], 1e-9):10.3f}" for m in modes)
+        print(f"{call_id:18s}" + "".join(f"{row[m][0]:10.1%}{row[m][1]:8.1%}" for m in modes))
+    print(f"{'overall CER':18s}" + "".join(f"{tallies[m].cer():10.1%}{'':8s}" for m in modes))
+    print(f"{'ASR RTF':18s}" + "".join(f"{clocks[m]['asr_s'] / max(clocks[m]['audio_s'], 1e-9):10.3f}" for m in modes)
           + "   (seconds of the runs that filled the cache)")
     print(f"\nlabel recall (found / reference turns), {'without' if NO_FIXES else 'with'} asr_fixes.yaml")
     print(f"{'label':22s}" + "".join(f"{m:>10s}" for m in modes))
