@@ -117,6 +117,9 @@ def run_app(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
     except typer.Abort:
         err.print("aborted", highlight=False)
         code = 1
+    except BrokenPipeError:  # the reader went away (``callqa ... | head``): stop quietly, as Click does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     except Exception as exc:  # noqa: BLE001  (the last resort: never a traceback for the user)
         code = _usage_error(exc)
         if code is None:

@@ -165,3 +165,46 @@ def test_small_training_run_is_deterministic(tmp_path, sets):
 @pytest.mark.slow
 def test_training_reproduces_the_committed_weights():
     assert train_wording.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("pack_name, edit, message", [
+    ("threat", lambda d: d["learned"].update(threshold="abc"), "learned.threshold must be a number, got 'abc'"),
+    ("threat", lambda d: d["learned"].update(threshold=1.5), "learned.threshold must be between 0 and 1, got 1.5"),
+    ("threat", lambda d: d["learned"].update(roles=["boss"]), "learned.roles must be a list of"),
+    ("threat", lambda d: d["learned"].update(unless=["{NOPE}了"]), "learned.unless: unknown slot {NOPE}"),
+    ("threat", lambda d: d["learned"].update(treshold=0.5), "learned: unknown field 'treshold'"),
+    ("threat", lambda d: d["learned"].pop("name"), "learned.name must be a model name"),
+    ("privacy", lambda d: d["learned"].update(needs="(unclosed"), "bad regex in learned.needs"),
+])
+def test_a_bad_learned_section_is_named_by_rules_check(tmp_path, pack_name, edit, message):
+    """A QA lead's edit to a pack's `learned:` section is checked with the rest of the pack:
+    `callqa rules check` names the file and the field, exit 2 (not a traceback at analysis time)."""
+    from typer.testing import CliRunner
+
+    from callqa.cli import app
+
+    data = yaml.safe_load((RULES_DIR / f"{pack_name}.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    (tmp_path / f"{pack_name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "check", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {tmp_path / f'{pack_name}.yaml'}: {message}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_shipped_learned_sections_pass_rules_check():
+    from typer.testing import CliRunner
+
+    from callqa.cli import app
+
+    result = CliRunner().invoke(app, ["rules", "check", str(RULES_DIR)], catch_exceptions=False)
+    assert "learned" not in result.output, result.output
+
+
+def test_the_sentiment_packs_two_layers_are_checked_too():
+    from analysis.rules import PackError, RulePack
+
+    data = yaml.safe_load((RULES_DIR / "sentiment.yaml").read_text(encoding="utf-8"))
+    data["learned"]["negative"]["role_thresholds"] = {"customer": "high"}
+    with pytest.raises(PackError, match="learned.negative.role_thresholds.customer must be a number, got 'high'"):
+        RulePack("sentiment.yaml", data=data)

@@ -337,6 +337,7 @@ class RulePack:
                 compile_regex(_alternation(strings(data, "negation")), "negation")
             self._neg = (re.compile(f"(?:{_alternation(neg)})[^,.!?;就才话]{{0,{gap}}}$")
                          if neg else None)
+            self._check_learned(data.get("learned"))
             rules_raw = data.get("rules", ())
             if not isinstance(rules_raw, list) or (self.strict and not rules_raw):
                 raise ValueError("rules must be a non-empty list of rules")
@@ -375,6 +376,53 @@ class RulePack:
             raise ValueError(f"kind must be category, got {_show(data['kind'])}")
         if isinstance(data.get("version"), (dict, list)):
             raise ValueError(f"version must be a string, got {_show(data['version'])}")
+
+    def _check_learned(self, learned: Any) -> None:
+        """The ``learned:`` section (analysis/learned.py): one layer, or ``negative`` / ``positive``
+        layers for sentiment; every field typed, thresholds in [0, 1], regexes and slots valid."""
+        if learned is None:
+            return
+        if not isinstance(learned, dict):
+            raise ValueError(f"learned must be a mapping, got {_show(learned)}")
+        split = {"negative", "positive"} & set(learned)
+        for key, layer in ({k: learned[k] for k in sorted(split)} if split else {"": learned}).items():
+            self._check_layer(layer, f"learned.{key}" if key else "learned")
+
+    def _check_layer(self, layer: Any, where: str) -> None:
+        if not isinstance(layer, dict):
+            raise ValueError(f"{where} must be a mapping, got {_show(layer)}")
+        known = {"name", "threshold", "role_thresholds", "roles", "unless", "role_unless", "needs"}
+        unknown = sorted(set(layer) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        if not isinstance(layer.get("name"), str) or not layer["name"]:
+            raise ValueError(f"{where}.name must be a model name, got {_show(layer.get('name'))}")
+        if "threshold" in layer:
+            number(layer["threshold"], f"{where}.threshold", 0, 1)
+        roles = layer.get("roles", [])
+        if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+            raise ValueError(f"{where}.roles must be a list of {', '.join(ROLES)}, got {_show(roles)}")
+        for key in ("role_thresholds", "role_unless"):
+            value = layer.get(key) or {}
+            if not isinstance(value, dict) or not set(value) <= set(ROLES):
+                raise ValueError(f"{where}.{key} must map roles ({', '.join(ROLES)}) to values, got {_show(value)}")
+        for role, value in (layer.get("role_thresholds") or {}).items():
+            number(value, f"{where}.role_thresholds.{role}", 0, 1)
+        patterns = [(f"{where}.{k}", layer.get(k)) for k in ("unless", "needs")]
+        patterns += [(f"{where}.role_unless.{r}", v) for r, v in (layer.get("role_unless") or {}).items()]
+        for key, value in patterns:
+            items = [value] if isinstance(value, str) else value or []
+            if not isinstance(items, list):
+                raise ValueError(f"{key} must be a regex or a list of regexes, got {_show(value)}")
+            for item in (x for entry in items for x in ([entry] if isinstance(entry, str) else entry)):
+                if not isinstance(item, str):
+                    raise ValueError(f"{key} must hold regexes, got {_show(item)}")
+                compile_regex(_SLOT.sub(lambda m: self._slot_ref(m.group(1), key), item), key)
+
+    def _slot_ref(self, name: str, where: str) -> str:
+        if name not in self.slots:
+            raise ValueError(f"{where}: unknown slot {{{name}}} (defined: {', '.join(self.slots) or 'none'})")
+        return f"(?:{self.slots[name]})"
 
     def _slot(self, key: Any, value: Any) -> str:
         if not isinstance(key, str) or not _SLOT_NAME.match(key):
