@@ -26,7 +26,7 @@ def _setup(rules: RulePack | None = None):
     weak = {spec["id"] for spec in p.data["rules"] if spec.get("weak")}
     return p, weak, load_model(cfg.get("name", "abuse_cold_lr")), \
         float(cfg.get("weak_threshold", 0.45)), float(cfg.get("alone_threshold", 0.95)), \
-        learned.slot_regex(p, cfg.get("alone_unless")), learned.slot_regex(p, p.data.get("threat_absorbs"))
+        p.regex(cfg.get("alone_unless"), "model.alone_unless"), p.regex(p.data.get("threat_absorbs"), "threat_absorbs")
 
 
 def model_proba(norm: str) -> float | None:

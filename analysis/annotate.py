@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis import abuse, outcomes, privacy, self_harm, sentiment, steps, threat
+from analysis import abuse, learned, outcomes, privacy, self_harm, sentiment, steps, threat
 from analysis.normalize import normalize
 from analysis.outcomes import OUTCOME_LABELS
 from analysis.promises import local_date, parse_promise
@@ -66,7 +66,8 @@ def analyze_text(role: str | None, text: str | None, catalog: Catalog | None = N
     threat_hits = threat.detect(norm, role, over.get("threat"))
     add(threat_hits)
     add(abuse.detect(norm, role, threat_found=bool(threat_hits), rules=over.get("abuse")))
-    add(privacy.detect(norm, role, over.get("privacy")))
+    add(privacy.detect(norm, role, over.get("privacy"),
+                       threat_rule_found=any(not learned.from_model(h) for h in threat_hits)))
     add(self_harm.detect(norm, role, over.get("self_harm")))
     add(steps.detect(norm, role, over.get("steps")))
     add(outcomes.detect(norm, role))

@@ -82,27 +82,20 @@ class Layer:
         return p if p is not None and p >= self.threshold_for(role) else None
 
 
-def slot_regex(p: RulePack, pats) -> re.Pattern[str] | None:
-    """Regexes (a string, a list, or a list holding lists such as a YAML alias of another list;
-    the pack's {SLOT}s allowed) as one alternation, None when empty."""
-    if not pats:
-        return None
-    if isinstance(pats, str):
-        pats = [pats]
-    pats = [x for item in pats for x in ([item] if isinstance(item, str) else item)]  # lists of lists (YAML aliases)
-    expanded = [re.sub(r"\{([A-Z][A-Z0-9_]*)\}", lambda m: f"(?:{p.slots[m.group(1)]})", x) for x in pats]
-    return re.compile("|".join(f"(?:{x})" for x in expanded))
+def from_model(h: Hit) -> bool:
+    """Whether a hit was added by a model (a learned layer's or the COLD classifier's), not a rule."""
+    return h.rule_id.startswith("model:")
 
 
 def _layer(p: RulePack, cfg: dict | None) -> Layer | None:
     if not cfg or not cfg.get("name"):
         return None
     roles = cfg.get("roles") or ["collector", "customer", "third_party", "unknown"]
-    role_unless = tuple((r, slot_regex(p, pats)) for r, pats in (cfg.get("role_unless") or {}).items())
+    role_unless = tuple((r, p.regex(pats, "learned.role_unless")) for r, pats in (cfg.get("role_unless") or {}).items())
     return Layer(str(cfg["name"]), float(cfg.get("threshold", 0.9)), frozenset(roles),
-                 slot_regex(p, cfg.get("unless")), f"model:{cfg['name']}",
+                 p.regex(cfg.get("unless"), "learned.unless"), f"model:{cfg['name']}",
                  tuple((r, float(v)) for r, v in (cfg.get("role_thresholds") or {}).items()),
-                 tuple((r, rx) for r, rx in role_unless if rx is not None), slot_regex(p, cfg.get("needs")))
+                 tuple((r, rx) for r, rx in role_unless if rx is not None), p.regex(cfg.get("needs"), "learned.needs"))
 
 
 @lru_cache(maxsize=16)

@@ -14,14 +14,15 @@ from analysis import learned
 from analysis.rules import Hit, RulePack, load_yaml, pack
 
 
-def detect(norm: str, role: str, rules: RulePack | None = None) -> list[Hit]:
+def detect(norm: str, role: str, rules: RulePack | None = None, threat_rule_found: bool = False) -> list[Hit]:
+    """Privacy hits; ``threat_rule_found``: a threat rule fired on this utterance (then the
+    learned layer adds nothing: a threat read without a disclosure stays a threat)."""
     p = rules or pack("privacy")
     hits = p.hits(norm, role)
-    if hits:
+    if hits or threat_rule_found:
         return hits
     h = learned.hit(p, "privacy", norm, role)
-    # a threat the threat rules read without a disclosure (no `also: [privacy]`) stays a threat
-    return [h] if h and not pack("threat").hits(norm, role) else []
+    return [h] if h else []
 
 
 @lru_cache(maxsize=1)

@@ -411,13 +411,25 @@ class RulePack:
         patterns = [(f"{where}.{k}", layer.get(k)) for k in ("unless", "needs")]
         patterns += [(f"{where}.role_unless.{r}", v) for r, v in (layer.get("role_unless") or {}).items()]
         for key, value in patterns:
-            items = [value] if isinstance(value, str) else value or []
-            if not isinstance(items, list):
-                raise ValueError(f"{key} must be a regex or a list of regexes, got {_show(value)}")
-            for item in (x for entry in items for x in ([entry] if isinstance(entry, str) else entry)):
-                if not isinstance(item, str):
-                    raise ValueError(f"{key} must hold regexes, got {_show(item)}")
-                compile_regex(_SLOT.sub(lambda m: self._slot_ref(m.group(1), key), item), key)
+            self.regex(value, key)
+
+    def regex(self, patterns: Any, where: str) -> re.Pattern[str] | None:
+        """Regexes of a pack field (a string, a list, or a list holding lists such as a YAML alias
+        of another list; the pack's {SLOT}s allowed) as one compiled alternation, None when
+        empty; ValueError naming ``where`` when a value, slot or regex is bad."""
+        items = [patterns] if isinstance(patterns, str) else patterns or []
+        if not isinstance(items, list):
+            raise ValueError(f"{where} must be a regex or a list of regexes, got {_show(patterns)}")
+        flat = [x for entry in items for x in ([entry] if isinstance(entry, str) else entry)]
+        if not flat:
+            return None
+        for item in flat:
+            if not isinstance(item, str):
+                raise ValueError(f"{where} must hold regexes, got {_show(item)}")
+        expanded = [_SLOT.sub(lambda m: self._slot_ref(m.group(1), where), x) for x in flat]
+        for x in expanded:
+            compile_regex(x, where)  # each alone, so a bad one is named by its own error
+        return re.compile("|".join(f"(?:{x})" for x in expanded))
 
     def _slot_ref(self, name: str, where: str) -> str:
         if name not in self.slots:
