@@ -8,6 +8,7 @@ reads the calls table by start time first and the child tables only for those ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -108,7 +109,6 @@ class Reports(OutcomeReports):
         self.window = window or Window.everything()
         self._wh = Warehouse(db, read_only=True)
         self.con = self._wh.con
-        self._breaches_ready = False
 
     def close(self) -> None:
         self._wh.close()
@@ -198,33 +198,31 @@ class Reports(OutcomeReports):
 
     _BREACHES = "SELECT * FROM window_breaches(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
+    @cached_property
     def _breaches(self) -> str:
-        """The name of a relation holding the window's breaches, computed on first use and kept
-        (the macro checks every call of the window against its account's earlier calls: seconds
-        at a million calls, and a report asks for them four ways)."""
-        if not self._breaches_ready:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE report_breaches AS {self._BREACHES}",
-                             self._compliance_params())
-            self._breaches_ready = True
+        """The name of a temp table holding the window's breaches, made on first use (the macro
+        checks every call of the window against its account's earlier calls: seconds at a
+        million calls, and a report asks for them four ways)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE report_breaches AS {self._BREACHES}", self._compliance_params())
         return "report_breaches"
 
     def compliance_breaches(self, limit: int | None = None) -> list[Row]:
         """Cross-call compliance breaches of the window's calls with the configured hours, cap
         and cool-down (earlier calls count towards the cap and the cool-down), oldest first;
         ``limit``: only the first that many."""
-        sql, params = f"SELECT * FROM {self._breaches()} ORDER BY started_at, rule, call_id", []
+        sql, params = f"SELECT * FROM {self._breaches} ORDER BY started_at, rule, call_id", []
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
         return self.rows(sql, params)
 
     def compliance_breach_count(self) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {self._breaches()}").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM {self._breaches}").fetchone()[0]
 
     def breach_calls(self, without: Iterable[str] = (), limit: int | None = None) -> tuple[list[str], int]:
         """(the window's calls with a compliance breach, newest first, leaving out ``without``;
         limited to ``limit`` when given, how many there are in all)."""
-        sql = (f"SELECT call_id, count(*) OVER () AS n FROM {self._breaches()}"
+        sql = (f"SELECT call_id, count(*) OVER () AS n FROM {self._breaches}"
                " WHERE call_id IS NOT NULL AND call_id NOT IN (SELECT unnest(?))"
                " GROUP BY call_id ORDER BY max(started_at) DESC NULLS LAST, call_id")
         params: list[Any] = [sorted(set(without))]
@@ -328,7 +326,7 @@ class Reports(OutcomeReports):
 
     def call_breaches(self, call_ids: Iterable[str] | None = None) -> dict[str, list[Row]]:
         """The window's compliance breaches grouped by call id (of ``call_ids`` only, when given)."""
-        sql, params = f"SELECT * FROM {self._breaches()}", []
+        sql, params = f"SELECT * FROM {self._breaches}", []
         if call_ids is not None:
             sql += " WHERE call_id IN (SELECT unnest(?))"
             params.append(sorted(set(call_ids)))

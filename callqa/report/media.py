@@ -134,6 +134,8 @@ def export_audio(db: str | Path, out: Path, settings: AudioSettings) -> dict[str
             counts[f"audio_{status}"] += 1
             if status == "ok":
                 written.append((dest, "audio", rec.call_id))
-        with Warehouse(db) as wh:  # each batch recorded as it is written: a crash loses no record
+        # recorded batch by batch: a crash leaves at most one batch written but unrecorded, and
+        # the next run writes those calls again (no audio recorded for them) and records them
+        with Warehouse(db) as wh:
             record_files(wh, out, written)
     return counts
