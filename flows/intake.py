@@ -53,12 +53,21 @@ def discover_night(archive: str | Path, settings: Settings, db: str | Path, *, m
                             manifest_only=manifest_only)
 
 
-def try_open(db: str | Path) -> Warehouse | None:
-    """The database opened for writing, or None while another process (a reader) has it open."""
-    try:
-        return Warehouse(db)
-    except WarehouseBusy:
-        return None
+TRY_OPEN_S = 0.5  # how long a batch keeps trying before it waits for the next one
+
+
+def try_open(db: str | Path, wait_s: float = TRY_OPEN_S) -> Warehouse | None:
+    """The database opened for writing, or None while another process (a reader) keeps it open
+    for ``wait_s``: a reader polling the database (a dashboard) holds it for moments at a time,
+    and one attempt alone could miss every gap between them until the run's last batch."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return Warehouse(db)
+        except WarehouseBusy:
+            if time.monotonic() >= deadline:
+                return None
+        time.sleep(0.02)
 
 
 def open_when_free(db: str | Path, log: Any = logger, wait_s: float = READER_WAIT_S, *,
