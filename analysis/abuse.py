@@ -4,7 +4,8 @@ Strong rules fire alone; `weak` rules need the COLD-trained classifier to agree;
 classifier alone fires only when very confident, no threat rule matched and none of the
 pack's `model.alone_unless` patterns (complaints about a service, quoting an insult, asking
 whether the caller is a scam) is in the utterance. When a threat was found, a hit on one of
-the pack's `threat_absorbs` words alone (老子) is the threat's, not abuse. When none of those fired, the learned
+the pack's `threat_absorbs` words alone (老子) is the threat's, not abuse. Rule hits stand
+only where the learned layer does not veto them (`learned.veto`). When none of those fired, the learned
 in-domain layer (`learned:` in the pack, analysis/learned.py) may add abuse, under the same
 conditions: no threat found, none of its `unless` patterns (the same list), its threshold.
 """
@@ -38,7 +39,7 @@ def model_proba(norm: str) -> float | None:
 def detect(norm: str, role: str, threat_found: bool = False, rules: RulePack | None = None) -> list[Hit]:
     """Abuse hits in a normalised utterance said by `role` (``rules``: a replacement pack)."""
     p, weak, model, weak_t, alone_t, unless, absorbs = _setup(rules)
-    hits = p.hits(norm, role)
+    hits = learned.confirmed(p, p.hits(norm, role), norm, role)
     if threat_found and absorbs is not None:  # 老子 inside a threat is the threat's, not abuse
         hits = [h for h in hits if not absorbs.fullmatch(norm[h.start:h.end])]
     strong = [h for h in hits if h.rule_id not in weak]

@@ -63,7 +63,7 @@ def analyze_text(role: str | None, text: str | None, catalog: Catalog | None = N
             if h.label not in best or h.score > best[h.label].score:
                 best[h.label] = h
 
-    threat_hits = threat.detect(norm, role, over.get("threat"))
+    threat_hits = threat.detect(norm, role, over.get("threat"), {"privacy": over["privacy"]} if "privacy" in over else None)
     add(threat_hits)
     add(abuse.detect(norm, role, threat_found=bool(threat_hits), rules=over.get("abuse")))
     add(privacy.detect(norm, role, over.get("privacy"),

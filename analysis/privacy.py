@@ -3,7 +3,8 @@
 Threatened disclosure comes from threat.py; the call-level rule is in calls.py. When no
 rule fired, the learned in-domain layer (`learned:` in the pack, analysis/learned.py) may
 add `privacy` (collector speech naming a third party, per the pack's `learned`), but not
-where a threat rule fired (those that mean disclosure add privacy themselves).
+where a threat rule fired (those that mean disclosure add privacy themselves). Rule hits
+stand only where the learned layer does not veto them (`learned.veto`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def detect(norm: str, role: str, rules: RulePack | None = None, threat_rule_foun
     """Privacy hits; ``threat_rule_found``: a threat rule fired on this utterance (then the
     learned layer adds nothing: a threat read without a disclosure stays a threat)."""
     p = rules or pack("privacy")
-    hits = p.hits(norm, role)
+    hits = learned.confirmed(p, p.hits(norm, role), norm, role)
     if hits or threat_rule_found:
         return hits
     h = learned.hit(p, "privacy", norm, role)

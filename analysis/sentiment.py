@@ -1,9 +1,10 @@
 """Sentiment of one utterance: lexical cues (rules/sentiment.yaml) + polarity model.
 
 Score = sum of positive cue scores - negative ones; with no cue, the model votes when it
-is outside its neutral band. Misconduct and self-harm labels force `negative`. An utterance
-left neutral may be made negative (or positive) by the learned in-domain layer
-(`learned:` in the pack, analysis/learned.py) when its model reaches the threshold.
+is outside its neutral band. Misconduct and self-harm labels force `negative`. The learned
+in-domain layer (`learned:` in the pack, analysis/learned.py) checks the reading: a negative
+(positive) one its model vetoes becomes neutral, and one left neutral may be made negative
+(or positive) when a model reaches its threshold.
 """
 from __future__ import annotations
 
@@ -48,8 +49,5 @@ def classify(norm: str, role: str, labels: list[str] | tuple[str, ...] = ()) -> 
         return "negative", -1.0
     s = score(norm, role)
     threshold = _setup()[5]
-    if s >= threshold:
-        return "positive", s
-    if s <= -threshold:
-        return "negative", s
-    return learned.adjust_sentiment(_setup()[0], "neutral", norm, role), s
+    cues = "positive" if s >= threshold else "negative" if s <= -threshold else "neutral"
+    return learned.adjust_sentiment(_setup()[0], cues, norm, role), s

@@ -107,15 +107,17 @@ def test_dialect_thanks_read_positive(text, expected):
 
 def test_blind7_is_training_material_and_the_surrogate_split():
     sets = load_sets()
-    assert list(SET_FILES)[-1] == "blind7" and len(sets["blind7"]) >= 360
+    names = list(SET_FILES)
+    assert len(sets["blind7"]) >= 360
     test, train_names = SURROGATE
-    assert test == "blind7" and set(train_names) == set(SET_FILES) - {"blind7"}
+    # round 2's surrogate: blind7 held out, every set written before it trains
+    assert test == "blind7" and list(train_names) == names[:names.index("blind7")]
     assert SURROGATE_R1[0] == "blind6" and "blind6" not in SURROGATE_R1[1]
     name, train, held = surrogate_split(sets)
     assert name == "blind7" and held == sets["blind7"] and all(r["set"] != "blind7" for r in train)
     # blind7 was copied in unchanged: its few rows whose text an earlier set holds are dropped
-    # from it (never both trained on and held out), and only blind7 has any
+    # from it (never both trained on and held out); only the blind sets copied in unchanged have any
     dups = duplicates()
-    assert {d[0] for d in dups} <= {"blind7"}
+    assert {d[0] for d in dups} <= {"blind7", "blind8"}
     keys = {r["text"] for n, rs in sets.items() if n != "blind7" for r in rs}
     assert not any(r["text"] in keys for r in sets["blind7"])

@@ -391,14 +391,18 @@ class RulePack:
     def _check_layer(self, layer: Any, where: str) -> None:
         if not isinstance(layer, dict):
             raise ValueError(f"{where} must be a mapping, got {_show(layer)}")
-        known = {"name", "threshold", "role_thresholds", "roles", "unless", "role_unless", "needs"}
+        known = {"name", "threshold", "role_thresholds", "roles", "unless", "role_unless", "needs", "veto", "min_chars"}
         unknown = sorted(set(layer) - known)
         if unknown:
             raise ValueError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
         if not isinstance(layer.get("name"), str) or not layer["name"]:
             raise ValueError(f"{where}.name must be a model name, got {_show(layer.get('name'))}")
-        if "threshold" in layer:
-            number(layer["threshold"], f"{where}.threshold", 0, 1)
+        for key in ("threshold", "veto"):
+            if key in layer:
+                number(layer[key], f"{where}.{key}", 0, 1)
+        if "min_chars" in layer and (isinstance(layer["min_chars"], bool) or not isinstance(layer["min_chars"], int)
+                                     or layer["min_chars"] < 0):
+            raise ValueError(f"{where}.min_chars must be a whole number >= 0, got {_show(layer['min_chars'])}")
         roles = layer.get("roles", [])
         if not isinstance(roles, list) or not set(roles) <= set(ROLES):
             raise ValueError(f"{where}.roles must be a list of {', '.join(ROLES)}, got {_show(roles)}")

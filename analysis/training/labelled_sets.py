@@ -37,8 +37,13 @@ SET_FILES = {
     "dev8": EVALDATA / "dev8_utterances.jsonl",
     "dev9": EVALDATA / "dev9_utterances.jsonl",
     "blind7": EVALDATA / "blind7_utterances.jsonl",
+    "blind8": EVALDATA / "blind8_utterances.jsonl",
+    "dev10": EVALDATA / "dev10_utterances.jsonl",
+    "dev11": EVALDATA / "dev11_utterances.jsonl",
+    "dev12": EVALDATA / "dev12_utterances.jsonl",
 }
 SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
+SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n != "blind8"))
 SURROGATE_R1 = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
 
 
