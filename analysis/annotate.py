@@ -67,7 +67,8 @@ def analyze_text(role: str | None, text: str | None, catalog: Catalog | None = N
     add(threat_hits)
     add(abuse.detect(norm, role, threat_found=bool(threat_hits), rules=over.get("abuse")))
     add(privacy.detect(norm, role, over.get("privacy"),
-                       threat_rule_found=any(not learned.from_model(h) for h in threat_hits)))
+                       threat_rule_found=any(not learned.from_model(h) for h in threat_hits),
+                       threat_rules=over.get("threat")))
     add(self_harm.detect(norm, role, over.get("self_harm")))
     add(steps.detect(norm, role, over.get("steps")))
     add(outcomes.detect(norm, role))

@@ -10,7 +10,9 @@ The model ADDS a label the rules did not give; with `veto` set (round 3) it also
 rules: a rule's reading stands only where the model's probability is at least `veto`
 (`confirmed`). `min_chars`: on shorter turns the model neither adds nor vetoes. Thresholds
 were chosen by leave-one-set-out (`analysis.training.eval_wording`: held-out precision >= 0.9,
-abuse 0.95; sentiment 0.9), vetoes on blind8 as first seen (`--veto-sweep`).
+abuse 0.95; sentiment 0.9), vetoes on blind8 and blind9 as first seen (`--veto-sweep`). Where
+a rule of the pack matched only under a negator (a denial: 我们不会让你单位知道), the model adds
+nothing either.
 
 Sentiment (`sentiment.yaml` `learned:`): two models, negative-vs-rest and positive-vs-rest;
 a negative (positive) reading of the cues whose model vetoes it becomes neutral; when the
@@ -150,10 +152,11 @@ def sentiment_layers(p: RulePack) -> tuple[Layer | None, Layer | None]:
 
 
 def hit(p: RulePack, label: str, norm: str, role: str) -> Hit | None:
-    """A Hit for `label` from the pack's learned layer, or None (no layer, role, veto, threshold)."""
+    """A Hit for `label` from the pack's learned layer, or None (no layer, role, veto, threshold,
+    or a denial: a rule of the pack matched only under a negator, 我们不会让你单位知道)."""
     lay = layer(p)
     prob = lay.fires(norm, role) if lay is not None else None
-    if prob is None:
+    if prob is None or p.denied(norm, role):
         return None
     rule = next((r for r in p.rules if r.label == label and (not r.roles or role in r.roles)), p.rules[0])
     return Hit(lay.rule_id, label, round(prob, 3), rule.severity_for(role), 0, len(norm))

@@ -15,15 +15,18 @@ from analysis import learned
 from analysis.rules import Hit, RulePack, load_yaml, pack
 
 
-def detect(norm: str, role: str, rules: RulePack | None = None, threat_rule_found: bool = False) -> list[Hit]:
+def detect(norm: str, role: str, rules: RulePack | None = None, threat_rule_found: bool = False,
+           threat_rules: RulePack | None = None) -> list[Hit]:
     """Privacy hits; ``threat_rule_found``: a threat rule fired on this utterance (then the
-    learned layer adds nothing: a threat read without a disclosure stays a threat)."""
+    learned layer adds nothing: a threat read without a disclosure stays a threat), nor where
+    a threat rule (``threat_rules``, default the built-in pack) matched only as a denial
+    (我们不会让你单位知道)."""
     p = rules or pack("privacy")
     hits = learned.confirmed(p, p.hits(norm, role), norm, role)
     if hits or threat_rule_found:
         return hits
     h = learned.hit(p, "privacy", norm, role)
-    return [h] if h else []
+    return [h] if h and not (threat_rules or pack("threat")).denied(norm, role) else []
 
 
 @lru_cache(maxsize=1)

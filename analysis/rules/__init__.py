@@ -278,8 +278,18 @@ class Rule:
 
     def find(self, text: str, role: str) -> Hit | None:
         """First match of this rule in `text` said by `role` that survives exceptions."""
+        return self._scan(text, role)[0]
+
+    def denied(self, text: str, role: str) -> bool:
+        """True when the rule matches only under a negator (我们不会让你单位知道: a denial)."""
+        hit, negated = self._scan(text, role)
+        return hit is None and negated
+
+    def _scan(self, text: str, role: str) -> tuple[Hit | None, bool]:
+        """(first surviving hit, whether a match was cancelled by a negator before it)."""
+        negated = False
         if self.roles is not None and role not in self.roles and role != "unknown":
-            return None
+            return None, negated
         exc_spans: list[tuple[int, int]] | None = None
         for rx in self.parts:
             m = rx.search(text)
@@ -287,17 +297,17 @@ class Rule:
                 continue
             if exc_spans is None:
                 if self.unless is not None and self.unless.search(text):
-                    return None
+                    return None, negated
                 exc_spans = [e.span() for e in self.exceptions.finditer(text)] if self.exceptions else []
             while m is not None:
                 s, e = m.span()
                 vetoed = any(a < e and s < b for a, b in exc_spans)
                 if not vetoed and self.negatable and self.pack.negated(text, s):
-                    vetoed = True
+                    vetoed = negated = True
                 if not vetoed:
-                    return Hit(self.id, self.label, self.score, self.severity_for(role), s, e, self.also)
+                    return Hit(self.id, self.label, self.score, self.severity_for(role), s, e, self.also), negated
                 m = rx.search(text, s + 1)
-        return None
+        return None, negated
 
 
 class RulePack:
@@ -475,6 +485,11 @@ class RulePack:
             if h is not None:
                 out.append(h)
         return out
+
+    def denied(self, text: str, role: str) -> bool:
+        """True when no rule fires and one matched only under a negator (a denial)."""
+        rules = [r for r in self.rules if r.conditions is None]
+        return not any(r.find(text, role) for r in rules) and any(r.denied(text, role) for r in rules)
 
     def slot(self, name: str) -> re.Pattern[str]:
         return re.compile(self.slots[name])

@@ -1,10 +1,13 @@
 """Leave-one-set-out figures for the learned wording layer (analysis/learned.py).
 
     python -m analysis.training.eval_wording                      # LOSO table, thresholds
-    python -m analysis.training.eval_wording --surrogate --surrogate-set r3 [--veto-sweep]
+    python -m analysis.training.eval_wording --surrogate [--veto-sweep]
+        # round 4 (default --surrogate-set r4): blind9 as first seen (round 3 was frozen before
+        # it was opened), models trained on every other set; --veto-sweep: F1 per veto value
+    python -m analysis.training.eval_wording --surrogate --surrogate-set r3
         # round 3: blind8 as first seen (the rules were frozen before it was written), models
-        # trained on every other set; --veto-sweep: F1 per veto value of each vetoing model
-    python -m analysis.training.eval_wording --surrogate
+        # trained on every set but blind8 and blind9
+    python -m analysis.training.eval_wording --surrogate --surrogate-set r2
         # round 2: blind7 as first seen, models trained on the ten sets before it, combined
         # with this checkout's rules (RULES.jsonl instead: blind7 annotated by other rules)
     python -m analysis.training.eval_wording --surrogate RULES.jsonl --surrogate-set r1
@@ -58,7 +61,7 @@ from analysis.evaluate import prf
 from analysis.features import LinearModel
 from analysis.normalize import normalize
 from analysis.rules import pack
-from analysis.training.labelled_sets import SURROGATE, SURROGATE_R1, SURROGATE_R3, load_sets
+from analysis.training.labelled_sets import SURROGATE, SURROGATE_R1, SURROGATE_R3, SURROGATE_R4, load_sets
 from analysis.training.train_wording import LABEL_MODELS, MODEL_NAMES, RECIPE, SENTIMENT_MODELS, matrix, train_all
 
 LABELS = tuple(LABEL_MODELS)  # abuse, threat, privacy, self_harm
@@ -299,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--surrogate", type=Path, nargs="?", const=Path("-"), metavar="RULES.jsonl",
                     help="the surrogate split; RULES.jsonl: its test set annotated by older rules (default: this checkout's)")
-    ap.add_argument("--surrogate-set", choices=("r3", "r2", "r1"), default="r2",
-                    help="r2: blind7 as first seen (default); r1: round 1's blind6 as first seen")
+    ap.add_argument("--surrogate-set", choices=("r4", "r3", "r2", "r1"), default="r4",
+                    help="r4: blind9 as first seen (default); r3: blind8; r2: blind7; r1: round 1's blind6")
     ap.add_argument("--veto-sweep", action="store_true",
                     help="with --surrogate: F1 (sentiment accuracy) per veto value of each vetoing model")
     ap.add_argument("--precision", type=float, default=0.9,
@@ -324,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         RECIPE[key] = None if value == "none" else type(RECIPE[key])(value) if RECIPE[key] is not None else value
     if args.surrogate:
         surrogate(None if str(args.surrogate) == "-" else args.surrogate, args.precision, args.sentiment_precision,
-                  {"r3": SURROGATE_R3, "r2": SURROGATE, "r1": SURROGATE_R1}[args.surrogate_set], args.veto_sweep)
+                  {"r4": SURROGATE_R4, "r3": SURROGATE_R3, "r2": SURROGATE, "r1": SURROGATE_R1}[args.surrogate_set], args.veto_sweep)
     else:
         loso(args.precision, args.sentiment_precision)
     return 0

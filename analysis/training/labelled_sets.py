@@ -41,9 +41,15 @@ SET_FILES = {
     "dev10": EVALDATA / "dev10_utterances.jsonl",
     "dev11": EVALDATA / "dev11_utterances.jsonl",
     "dev12": EVALDATA / "dev12_utterances.jsonl",
+    # round 4: blind9 as adjudicated (the writer's file with the 27 second-reading decisions)
+    "blind9": EVALDATA / "blind9_adjudicated_utterances.jsonl",
+    "dev13": EVALDATA / "dev13_utterances.jsonl",
+    "dev14": EVALDATA / "dev14_utterances.jsonl",
 }
 SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
-SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n != "blind8"))
+SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n not in ("blind8", "blind9")))
+# round 4: blind9 as first seen (the round-3 rules, vetoes and thresholds were frozen before it)
+SURROGATE_R4 = ("blind9", tuple(n for n in SET_FILES if n != "blind9"))
 SURROGATE_R1 = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
 
 
