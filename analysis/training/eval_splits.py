@@ -1,11 +1,11 @@
 """How the abuse classifier transfers: COLD splits that do not resemble the training rows.
 
     python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
-        [--recipe current|round1|before] [--C C] [--words N] [--chars N] [--bits B]
+        [--recipe current|round2|round1|before] [--C C] [--words N] [--chars N] [--bits B]
         [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-round1` the model of 2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the
+round1` the model of 2026-11-29, `--recipe round2` that of round 2 (2026-11-30), `--recipe before` the char-only model up to 2026-11-28; the
 other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
 train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
@@ -47,6 +47,8 @@ from analysis.training.common import DEFAULT_SHARED, best_threshold, binary_scor
 TOPICS = ("race", "gender", "region")
 # COLD-style comments on topics COLD lacks, written before round 2 (analysis/evaldata/README.md)
 BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_style.csv"
+# COLD-style comments on every kind of group, written before round 3 (target masking)
+BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
 SHORT, LONG = 20, 30
 
 
@@ -132,11 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validate", action="store_true",
                     help="nested validation inside each fold's training topics only (choose here)")
     ap.add_argument("--only", help="comma-separated split names")
-    ap.add_argument("--recipe", choices=("current", "before", "round1"), default="current")
+    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2"), default="current")
     ap.add_argument("--C", type=float)
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
     ap.add_argument("--chars", type=int, help="char n-gram max")
     ap.add_argument("--bits", type=int)
+    ap.add_argument("--mask", help="word list whose entries are masked (e.g. groups; '' for none)")
+    ap.add_argument("--mask-keep", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --mask, keep the unmasked n-grams too")
     ap.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--nb", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--complaints", type=int, help="negative reviews added as safe")
@@ -147,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     args = ap.parse_args(argv)
     recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
-              "round1": train_abuse.ROUND1}[args.recipe]
+              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2}[args.recipe]
     lex = None if args.lexicons is None else tuple(n for n in args.lexicons.split(",") if n)
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
-            "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi}
+            "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
+            "mask": args.mask, "mask_keep": args.mask_keep}
     recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
@@ -160,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     tr = train_abuse.read_cold_rows(cold / "train.csv")
     dv = train_abuse.read_cold_rows(cold / "dev.csv")
     blind = train_abuse.read_cold_rows(BLIND_STYLE)
+    blind2 = train_abuse.read_cold_rows(BLIND_STYLE2)
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
-    matrix = Matrix([r["text"] for r in tr + dv + blind] + extra[0], recipe)
+    matrix = Matrix([r["text"] for r in tr + dv + blind + blind2] + extra[0], recipe)
     if args.validate:
         return _validate(tr, extra, recipe, matrix)
     results = {}
@@ -183,12 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         res = run_split(train, test, extra, recipe, matrix, args.sweep, thr)
         results[name] = res
         print(f"{name:14s} " + json.dumps(res))
-    if not args.tune and (not wanted or "blind_style" in wanted):
+    for bname, brows in (("blind_style", blind), ("blind_style2", blind2)):
+        if args.tune or (wanted and bname not in wanted):
+            continue
         thr = 0.5
         if recipe.validated_threshold:
-            thr = thr_all or validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
-        res = run_split(tr, blind, extra, recipe, matrix, args.sweep, thr)
-        print(f"{'blind_style':14s} " + json.dumps(res))
+            if thr_all is None:
+                thr_all = validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
+            thr = thr_all
+        res = run_split(tr, brows, extra, recipe, matrix, args.sweep, thr)
+        print(f"{bname:14s} " + json.dumps(res))
     topic = [results[f"topic:{t}"] for t in TOPICS if f"topic:{t}" in results]
     if topic:
         mean = {k: round(float(np.mean([r[k] for r in topic])), 4)
