@@ -72,10 +72,12 @@ class Matrix:
         self.row = {}
         for t in texts:
             self.row.setdefault(t, len(self.row))
-        self.X = train_abuse.features(list(self.row), recipe)
+        # one matrix per averaged part (recipe.average), else one
+        self.parts = [train_abuse.features(list(self.row), r) for r in recipe.parts()]
+        self.X = self.parts[0]
 
-    def __call__(self, texts: list[str]):
-        return self.X[[self.row[t] for t in texts]]
+    def __call__(self, texts: list[str], part: int = 0):
+        return self.parts[part][[self.row[t] for t in texts]]
 
 
 def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
@@ -87,8 +89,12 @@ def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, li
     tr_y = [r["label"] for r in train_rows] + ex_y
     seen = {normalize(t) for t in tr_x}
     test_rows = [r for r in test_rows if normalize(r["text"]) not in seen]
-    clf = train_abuse.fit_matrix(matrix(tr_x), tr_y, recipe, quiet=True)
-    p = clf.predict_proba(matrix([r["text"] for r in test_rows]))[:, 1]
+    te_x = [r["text"] for r in test_rows]
+    ps = []
+    for i, part in enumerate(recipe.parts()):
+        clf = train_abuse.fit_matrix(matrix(tr_x, i), tr_y, part, quiet=True)
+        ps.append(clf.predict_proba(matrix(te_x, i))[:, 1])
+    p = np.mean(ps, axis=0)
     return [r["label"] for r in test_rows], p, len(tr_x)
 
 
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
     ap.add_argument("--chars", type=int, help="char n-gram max")
     ap.add_argument("--bits", type=int)
+    ap.add_argument("--average", action=argparse.BooleanOptionalAction, default=None,
+                    help="average a char-only and a word-only model (validation only)")
     ap.add_argument("--mask", help="word list whose entries are masked (e.g. groups; '' for none)")
     ap.add_argument("--mask-keep", action=argparse.BooleanOptionalAction, default=None,
                     help="with --mask, keep the unmasked n-grams too")
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
             "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
-            "mask": args.mask, "mask_keep": args.mask_keep}
+            "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average}
     recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():

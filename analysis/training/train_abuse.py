@@ -18,7 +18,7 @@ import csv
 import gzip
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,14 @@ class Recipe:
     validated_threshold: bool = False  # decision threshold chosen on validation (else 0.5)
     mask: str = ""              # word list whose entries are masked before featurising ("": none)
     mask_keep: bool = False     # with mask: keep the unmasked text's n-grams too
+    average: bool = False       # (eval_splits only) average a char-only and a word-only model
+
+    def parts(self) -> tuple["Recipe", ...]:
+        """The recipes averaged (char n-grams only, word n-grams only), or (self,)."""
+        if not self.average:
+            return (self,)
+        return (replace(self, word_ngram_max=0, average=False),
+                replace(self, ngram_max=0, average=False))
 
     @property
     def n_features(self) -> int:
@@ -57,6 +65,8 @@ class Recipe:
                       + (", 1 and 2+" if self.lexicon_multi else "") + ")")
         if self.mask:
             words += f", '{self.mask}' mentions masked" + (" (+ unmasked n-grams)" if self.mask_keep else "")
+        if self.average:
+            words += f" (averaged: char-only model and word 1-{self.word_ngram_max}-gram-only model)"
         return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
                 + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
                 + (f", {self.complaints} negative reviews as safe" if self.complaints else "")
