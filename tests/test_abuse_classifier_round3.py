@@ -128,3 +128,17 @@ def test_blind_style2_set_is_in_cold_format():
     assert len(rows) == 94
     assert {r["label"] for r in rows} == {0, 1} and sum(r["label"] for r in rows) == 47
     assert set(eval_splits.TOPICS) <= {r["topic"] for r in rows}
+
+
+def test_average_recipe_has_a_char_only_and_a_word_only_part(test_data):
+    recipe = train_abuse.Recipe(word_ngram_max=2, average=True, mask="groups")
+    char, word = recipe.parts()
+    assert (char.ngram_max, char.word_ngram_max) == (3, 0)
+    assert (word.ngram_max, word.word_ngram_max) == (0, 2)
+    assert not char.average and char.mask == word.mask == "groups"
+    assert train_abuse.RECIPE.parts() == (train_abuse.RECIPE,)
+    texts = ["河南人都是骗子", "今天天气不错"]
+    m = eval_splits.Matrix(texts, recipe)
+    g = load_lexicon("groups")
+    assert sorted(m(texts[:1], 0).indices.tolist()) == hashed_ngrams(g.mask(texts[0]), N, 3, 0)
+    assert sorted(m(texts[:1], 1).indices.tolist()) == hashed_ngrams(g.mask(texts[0]), N, 0, 2)
