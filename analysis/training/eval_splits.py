@@ -3,10 +3,11 @@
     python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
         [--recipe current|round2|round1|before] [--C C] [--words N] [--chars N] [--bits B]
         [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
+        [--mask groups] [--mask-keep] [--average]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-round1` the model of 2026-11-29, `--recipe round2` that of round 2 (2026-11-30), `--recipe before` the char-only model up to 2026-11-28; the
-other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
+round2` the model of 2026-11-30 (the production one since), `--recipe round1` that of
+2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
 train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
 * ``cold_dev``       all of COLD train -> all of COLD dev (the figure train_abuse prints);
@@ -15,7 +16,13 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``length``         COLD train rows of >= 30 chars -> COLD dev rows of < 20 chars (short,
                      utterance-like text; COLD is written comments, mean ~48 chars);
 * ``blind_style``    all of COLD train -> analysis/evaldata/blind_cold_style.csv (COLD-style
-                     comments on topics COLD lacks, written before round 2).
+                     comments on topics COLD lacks, written before round 2);
+* ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
+                     comments on every kind of group, written before round 3).
+
+``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
+``--mask-keep`` keeps the unmasked n-grams too); ``--average`` averages the probabilities of a
+char-only and a word-only model (evaluation only: a model file holds one weight vector).
 
 These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
 threshold chosen on validation, never on the scored rows: for ``topic:<T>`` by nested

@@ -8,6 +8,8 @@ analysis/models/lexicons (built from the shared MIT lexicons by --build-lexicons
 log-count-ratio scaling folded into the weights, liblinear C=2, 3000 negative food-delivery
 reviews added as safe (complaints about a service are not abuse); the decision threshold is
 chosen by leave-one-topic-out validation on COLD train and stored in the model's metadata.
+A recipe with `mask` (round 3's target masking, validated and not shipped) masks that
+list's group words before featurising and names it in the model's metadata.
 Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz
 (numpy only). Deterministic (liblinear, fixed data order). A few minutes on one core.
 """
