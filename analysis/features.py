@@ -3,7 +3,10 @@
 Features: char 1..ngram_max-grams and, for models whose metadata has `word_ngram_max`,
 word 1..word_ngram_max-grams of jieba's segmentation, hashed (crc32, separate seeds) into
 one space; for models whose metadata names `lexicons`, one bucket per word list
-(`models/lexicons/<name>.txt`) that has an entry in the text. Training
+(`models/lexicons/<name>.txt`) that has an entry in the text; for models whose metadata
+names a `mask` list (e.g. `groups`: words naming a social group), every mention of an entry is
+replaced by one placeholder character (`MASK`) before the n-grams are taken (target masking;
+with `mask_keep` the original text's n-grams are kept too). Training
 (analysis/training/*.py) and inference share `model_features`, so a model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
 at runtime). jieba's dictionary is loaded once, on first use, without logging.
 """
@@ -28,6 +31,7 @@ _STRIP = re.compile(r"[\s,.!?;:\"'()~\-]+")
 
 _WORD_SEED = 1000  # word n-gram hashes use seeds 1001, 1002: never the char grams' 1..3
 _LEX_SEED = 2000   # lexicon-hit buckets
+MASK = "\ue000"    # placeholder for a masked group mention: a private-use character, never in text
 LEXICON_DIR = MODELS_DIR / "lexicons"
 _jieba_lock = threading.Lock()
 _jieba_cut = None
@@ -134,6 +138,27 @@ class Lexicon:
                     break
         return n
 
+    def mask(self, text: str, token: str = MASK) -> str:
+        """`text` with every mention of an entry replaced by `token`, left to right, the
+        longest entry winning where several start at a position (河南人 before 河南)."""
+        get = self._by_prefix.get
+        out: list[str] = []
+        i, last, n = 0, 0, len(text)
+        while i < n - 1:
+            cand = get(text[i:i + 2])
+            best = max((len(e) for e in cand if text.startswith(e, i)), default=0) if cand else 0
+            if best:
+                out.append(text[last:i])
+                out.append(token)
+                i += best
+                last = i
+            else:
+                i += 1
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
+
     def hit(self, text: str) -> bool:
         """Whether an entry occurs in `text`."""
         return self.hits(text, 1) > 0
@@ -161,9 +186,18 @@ def lexicon_buckets(text: str, n_features: int, lexicons, multi: bool = False) -
 
 
 def model_features(text: str, n_features: int, ngram_max: int = 3, word_ngram_max: int = 0,
-                   lexicons=(), lexicon_multi: bool = False) -> list[int]:
-    """Sorted unique bucket ids: `hashed_ngrams` plus the lexicon-hit buckets."""
-    idx = hashed_ngrams(text, n_features, ngram_max, word_ngram_max)
+                   lexicons=(), lexicon_multi: bool = False, mask=None,
+                   mask_keep: bool = False) -> list[int]:
+    """Sorted unique bucket ids: `hashed_ngrams` plus the lexicon-hit buckets. With `mask` (a
+    Lexicon), the n-grams are those of the text with its entries masked (`Lexicon.mask`), and
+    with `mask_keep` also those of the text as it is; lexicon hits are read on the text as it is."""
+    if mask is None:
+        idx = hashed_ngrams(text, n_features, ngram_max, word_ngram_max)
+    else:
+        masked = mask.mask(text)
+        idx = hashed_ngrams(masked, n_features, ngram_max, word_ngram_max)
+        if mask_keep and masked != text:
+            idx = sorted(set(idx).union(hashed_ngrams(text, n_features, ngram_max, word_ngram_max)))
     if not lexicons:
         return idx
     return sorted(set(idx).union(lexicon_buckets(text, n_features, lexicons, lexicon_multi)))
@@ -186,6 +220,14 @@ class LinearModel:
         except OSError as exc:
             raise ValueError(f"{path}: word list missing ({exc.filename})") from None
         self.lexicon_multi = bool(self.meta.get("lexicon_multi", False))
+        # target masking: the list whose entries are replaced by MASK before featurising
+        self.mask = None
+        if self.meta.get("mask"):
+            try:
+                self.mask = load_lexicon(str(self.meta["mask"]))
+            except OSError as exc:
+                raise ValueError(f"{path}: word list missing ({exc.filename})") from None
+        self.mask_keep = bool(self.meta.get("mask_keep", False))
         # decision threshold chosen on validation by the training script (0.5 if none)
         self.threshold = float(self.meta.get("threshold", 0.5))
         if self.weights.shape[0] != self.n_features or self.n_features & (self.n_features - 1):
@@ -193,7 +235,7 @@ class LinearModel:
 
     def logit(self, text: str) -> float:
         idx = model_features(text, self.n_features, self.ngram_max, self.word_ngram_max,
-                             self.lexicons, self.lexicon_multi)
+                             self.lexicons, self.lexicon_multi, self.mask, self.mask_keep)
         if not idx:
             return self.bias
         return self.bias + float(self.weights[idx].sum()) / math.sqrt(len(idx))

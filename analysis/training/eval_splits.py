@@ -1,12 +1,13 @@
 """How the abuse classifier transfers: COLD splits that do not resemble the training rows.
 
     python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
-        [--recipe current|round1|before] [--C C] [--words N] [--chars N] [--bits B]
+        [--recipe current|round2|round1|before] [--C C] [--words N] [--chars N] [--bits B]
         [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
+        [--mask groups] [--mask-keep] [--average]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-round1` the model of 2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the
-other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
+round2` the model of 2026-11-30 (the production one since), `--recipe round1` that of
+2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
 train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
 * ``cold_dev``       all of COLD train -> all of COLD dev (the figure train_abuse prints);
@@ -15,7 +16,13 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``length``         COLD train rows of >= 30 chars -> COLD dev rows of < 20 chars (short,
                      utterance-like text; COLD is written comments, mean ~48 chars);
 * ``blind_style``    all of COLD train -> analysis/evaldata/blind_cold_style.csv (COLD-style
-                     comments on topics COLD lacks, written before round 2).
+                     comments on topics COLD lacks, written before round 2);
+* ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
+                     comments on every kind of group, written before round 3).
+
+``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
+``--mask-keep`` keeps the unmasked n-grams too); ``--average`` averages the probabilities of a
+char-only and a word-only model (evaluation only: a model file holds one weight vector).
 
 These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
 threshold chosen on validation, never on the scored rows: for ``topic:<T>`` by nested
@@ -47,6 +54,8 @@ from analysis.training.common import DEFAULT_SHARED, best_threshold, binary_scor
 TOPICS = ("race", "gender", "region")
 # COLD-style comments on topics COLD lacks, written before round 2 (analysis/evaldata/README.md)
 BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_style.csv"
+# COLD-style comments on every kind of group, written before round 3 (target masking)
+BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
 SHORT, LONG = 20, 30
 
 
@@ -70,10 +79,12 @@ class Matrix:
         self.row = {}
         for t in texts:
             self.row.setdefault(t, len(self.row))
-        self.X = train_abuse.features(list(self.row), recipe)
+        # one matrix per averaged part (recipe.average), else one
+        self.parts = [train_abuse.features(list(self.row), r) for r in recipe.parts()]
+        self.X = self.parts[0]
 
-    def __call__(self, texts: list[str]):
-        return self.X[[self.row[t] for t in texts]]
+    def __call__(self, texts: list[str], part: int = 0):
+        return self.parts[part][[self.row[t] for t in texts]]
 
 
 def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
@@ -85,8 +96,12 @@ def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, li
     tr_y = [r["label"] for r in train_rows] + ex_y
     seen = {normalize(t) for t in tr_x}
     test_rows = [r for r in test_rows if normalize(r["text"]) not in seen]
-    clf = train_abuse.fit_matrix(matrix(tr_x), tr_y, recipe, quiet=True)
-    p = clf.predict_proba(matrix([r["text"] for r in test_rows]))[:, 1]
+    te_x = [r["text"] for r in test_rows]
+    ps = []
+    for i, part in enumerate(recipe.parts()):
+        clf = train_abuse.fit_matrix(matrix(tr_x, i), tr_y, part, quiet=True)
+        ps.append(clf.predict_proba(matrix(te_x, i))[:, 1])
+    p = np.mean(ps, axis=0)
     return [r["label"] for r in test_rows], p, len(tr_x)
 
 
@@ -132,11 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validate", action="store_true",
                     help="nested validation inside each fold's training topics only (choose here)")
     ap.add_argument("--only", help="comma-separated split names")
-    ap.add_argument("--recipe", choices=("current", "before", "round1"), default="current")
+    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2"), default="current")
     ap.add_argument("--C", type=float)
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
     ap.add_argument("--chars", type=int, help="char n-gram max")
     ap.add_argument("--bits", type=int)
+    ap.add_argument("--average", action=argparse.BooleanOptionalAction, default=None,
+                    help="average a char-only and a word-only model (validation only)")
+    ap.add_argument("--mask", help="word list whose entries are masked (e.g. groups; '' for none)")
+    ap.add_argument("--mask-keep", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --mask, keep the unmasked n-grams too")
     ap.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--nb", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--complaints", type=int, help="negative reviews added as safe")
@@ -147,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     args = ap.parse_args(argv)
     recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
-              "round1": train_abuse.ROUND1}[args.recipe]
+              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2}[args.recipe]
     lex = None if args.lexicons is None else tuple(n for n in args.lexicons.split(",") if n)
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
-            "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi}
+            "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
+            "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average}
     recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
@@ -160,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     tr = train_abuse.read_cold_rows(cold / "train.csv")
     dv = train_abuse.read_cold_rows(cold / "dev.csv")
     blind = train_abuse.read_cold_rows(BLIND_STYLE)
+    blind2 = train_abuse.read_cold_rows(BLIND_STYLE2)
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
-    matrix = Matrix([r["text"] for r in tr + dv + blind] + extra[0], recipe)
+    matrix = Matrix([r["text"] for r in tr + dv + blind + blind2] + extra[0], recipe)
     if args.validate:
         return _validate(tr, extra, recipe, matrix)
     results = {}
@@ -183,12 +205,16 @@ def main(argv: list[str] | None = None) -> int:
         res = run_split(train, test, extra, recipe, matrix, args.sweep, thr)
         results[name] = res
         print(f"{name:14s} " + json.dumps(res))
-    if not args.tune and (not wanted or "blind_style" in wanted):
+    for bname, brows in (("blind_style", blind), ("blind_style2", blind2)):
+        if args.tune or (wanted and bname not in wanted):
+            continue
         thr = 0.5
         if recipe.validated_threshold:
-            thr = thr_all or validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
-        res = run_split(tr, blind, extra, recipe, matrix, args.sweep, thr)
-        print(f"{'blind_style':14s} " + json.dumps(res))
+            if thr_all is None:
+                thr_all = validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
+            thr = thr_all
+        res = run_split(tr, brows, extra, recipe, matrix, args.sweep, thr)
+        print(f"{bname:14s} " + json.dumps(res))
     topic = [results[f"topic:{t}"] for t in TOPICS if f"topic:{t}" in results]
     if topic:
         mean = {k: round(float(np.mean([r[k] for r in topic])), 4)

@@ -8,6 +8,8 @@ analysis/models/lexicons (built from the shared MIT lexicons by --build-lexicons
 log-count-ratio scaling folded into the weights, liblinear C=2, 3000 negative food-delivery
 reviews added as safe (complaints about a service are not abuse); the decision threshold is
 chosen by leave-one-topic-out validation on COLD train and stored in the model's metadata.
+A recipe with `mask` (round 3's target masking, validated and not shipped) masks that
+list's group words before featurising and names it in the model's metadata.
 Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz
 (numpy only). Deterministic (liblinear, fixed data order). A few minutes on one core.
 """
@@ -18,7 +20,7 @@ import csv
 import gzip
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,16 @@ class Recipe:
     lexicons: tuple = ()        # word lists (analysis/models/lexicons/<name>.txt): one hit feature each
     lexicon_multi: bool = False  # a second bucket per lexicon for two or more hits
     validated_threshold: bool = False  # decision threshold chosen on validation (else 0.5)
+    mask: str = ""              # word list whose entries are masked before featurising ("": none)
+    mask_keep: bool = False     # with mask: keep the unmasked text's n-grams too
+    average: bool = False       # (eval_splits only) average a char-only and a word-only model
+
+    def parts(self) -> tuple["Recipe", ...]:
+        """The recipes averaged (char n-grams only, word n-grams only), or (self,)."""
+        if not self.average:
+            return (self,)
+        return (replace(self, word_ngram_max=0, average=False),
+                replace(self, ngram_max=0, average=False))
 
     @property
     def n_features(self) -> int:
@@ -53,6 +65,10 @@ class Recipe:
         if self.lexicons:
             words += (f" + lexicon hits ({', '.join(self.lexicons)}"
                       + (", 1 and 2+" if self.lexicon_multi else "") + ")")
+        if self.mask:
+            words += f", '{self.mask}' mentions masked" + (" (+ unmasked n-grams)" if self.mask_keep else "")
+        if self.average:
+            words += f" (averaged: char-only model and word 1-{self.word_ngram_max}-gram-only model)"
         return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
                 + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
                 + (f", {self.complaints} negative reviews as safe" if self.complaints else "")
@@ -63,8 +79,9 @@ BEFORE = Recipe()  # the model up to 2026-11-28: char 1-3-grams, C=2
 ROUND1 = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # 2026-11-29, chosen on --tune (README)
 # round 2 (2026-11-30), chosen on `eval_splits --validate` (README): + lexicon-hit features,
 # threshold chosen on leave-one-topic-out validation
-RECIPE = Recipe(word_ngram_max=2, nb=True, complaints=3000, lexicons=("insult", "sexhate"),
+ROUND2 = Recipe(word_ngram_max=2, nb=True, complaints=3000, lexicons=("insult", "sexhate"),
                 validated_threshold=True)
+RECIPE = ROUND2
 
 
 def read_cold_rows(path: Path) -> list[dict]:
@@ -172,8 +189,9 @@ class NBScaled:
 def features(texts: list[str], recipe: Recipe = RECIPE):
     """CSR features of `texts` under `recipe`."""
     lex = tuple(load_lexicon(n) for n in recipe.lexicons)
+    mask = load_lexicon(recipe.mask) if recipe.mask else None
     return featurise(texts, recipe.n_features, recipe.ngram_max, recipe.word_ngram_max, lex,
-                     recipe.lexicon_multi)
+                     recipe.lexicon_multi, mask, recipe.mask_keep)
 
 
 def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = False):
@@ -229,6 +247,7 @@ def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
         "task": "offensive (COLD label 1) vs safe", "C": recipe.C, "ngram_max": recipe.ngram_max,
         "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
         "lexicons": list(recipe.lexicons), "lexicon_multi": recipe.lexicon_multi,
+        "mask": recipe.mask, "mask_keep": recipe.mask_keep,
         "threshold": threshold,
         "features": recipe.describe() + "; binary, L2-normalised",
         "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
