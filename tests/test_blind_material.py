@@ -16,7 +16,12 @@ EVAL = ROOT / "analysis" / "evaldata"
 CALLS = ROOT / "bench" / "data" / "blind_calls"
 CALLS2 = ROOT / "bench" / "data" / "blind_calls2"
 # the utterance sets written blind for issue 15: file, id prefix
-UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl", "b7"), ("blind8_utterances.jsonl", "b8")]
+UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl", "b7"), ("blind8_utterances.jsonl", "b8"),
+                  ("blind9_utterances.jsonl", "b9"), ("blind10_utterances.jsonl", "b10"),
+                  ("blind11_utterances.jsonl", "b11"), ("blind9_adjudicated_utterances.jsonl", "b9"),
+                  ("blind10_adjudicated_utterances.jsonl", "b10"), ("blind11_adjudicated_utterances.jsonl", "b11")]
+# sets whose gold was read a second time and adjudicated before any detector ran on them
+ADJUDICATED = ("blind9", "blind10", "blind11")
 
 # the label names of LABELS.md (misconduct, personal data, required steps)
 LABEL_NAMES = {"abuse", "threat", "privacy", "self_harm", "pii", "identity_disclosure",
@@ -64,13 +69,15 @@ def test_blind_rows_have_the_dev_schema(name, prefix):
         assert r["role"] in ROLES and r["text"].strip(), r["id"]
         assert set(r["labels"]) <= LABEL_NAMES and len(set(r["labels"])) == len(r["labels"]), r["id"]
         assert r["sentiment"] in {"negative", "neutral", "positive"}, r["id"]
-        if set(r["labels"]) & {"abuse", "threat", "privacy", "self_harm"}:
+        # (a writer's slip here, b11-329 privacy read neutral, is what the adjudicated gold fixes)
+        checked = name.split("_")[0] not in ADJUDICATED or "adjudicated" in name
+        if checked and set(r["labels"]) & {"abuse", "threat", "privacy", "self_harm"}:
             assert r["sentiment"] == "negative", r["id"]
         if set(r["labels"]) & {"privacy", "identity_disclosure", "identity_verification",
                                "purpose_disclosure", "repayment_options"}:
             assert r["role"] == "collector", r["id"]
-        if "self_harm" in r["labels"]:
-            assert r["role"] == "customer", r["id"]
+        if "self_harm" in r["labels"]:   # blind9 labels two third parties' own risk
+            assert r["role"] in ("customer", "third_party"), r["id"]
     clean = sum(1 for r in rows if not set(r["labels"]) & {"abuse", "threat", "privacy", "self_harm"})
     assert 0.35 <= clean / len(rows) <= 0.70  # a share of hard negatives, as each writer was asked
 
@@ -160,3 +167,29 @@ def test_blind_calls_are_complete_and_consistent(calls, first):
             roles_seen.add(t["role"])
             assert set(t["labels"]) <= LABEL_NAMES, cid
     assert roles_seen == ROLES
+
+
+G5 = {"abuse", "threat", "privacy", "pii", "self_harm"}
+
+
+@pytest.mark.parametrize("name", ADJUDICATED)
+def test_adjudicated_gold_differs_from_the_writers_only_where_the_two_readings_did(name):
+    writer = _rows(f"{name}_utterances.jsonl")
+    second = {r["id"]: r for r in _rows(f"{name}_second_reading.jsonl")}
+    decided = {r["id"]: r for r in _rows(f"{name}_adjudication.jsonl")}
+    adjudicated = _rows(f"{name}_adjudicated_utterances.jsonl")
+    assert [r["id"] for r in writer] == list(second) == [r["id"] for r in adjudicated]
+    disagree = {r["id"] for r in writer
+                if set(r["labels"]) & G5 != set(second[r["id"]]["labels"]) & G5
+                or r["sentiment"] != second[r["id"]]["sentiment"]}
+    assert set(decided) == disagree
+    for w, a in zip(writer, adjudicated):
+        assert (w["role"], w["text"]) == (a["role"], a["text"])
+        # labels outside the five adjudicated ones stay as the writer wrote them
+        assert [x for x in w["labels"] if x not in G5] == [x for x in a["labels"] if x not in G5]
+        d = decided.get(w["id"])
+        if d is None:
+            assert (set(a["labels"]), a["sentiment"]) == (set(w["labels"]), w["sentiment"])
+        else:
+            assert (set(a["labels"]) & G5, a["sentiment"]) == (set(d["labels"]) & G5, d["sentiment"])
+            assert d["why"].strip()
