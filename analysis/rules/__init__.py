@@ -278,14 +278,9 @@ class Rule:
 
     def find(self, text: str, role: str) -> Hit | None:
         """First match of this rule in `text` said by `role` that survives exceptions."""
-        return self._scan(text, role)[0]
+        return self.scan(text, role)[0]
 
-    def denied(self, text: str, role: str) -> bool:
-        """True when the rule matches only under a negator (我们不会让你单位知道: a denial)."""
-        hit, negated = self._scan(text, role)
-        return hit is None and negated
-
-    def _scan(self, text: str, role: str) -> tuple[Hit | None, bool]:
+    def scan(self, text: str, role: str) -> tuple[Hit | None, bool]:
         """(first surviving hit, whether a match was cancelled by a negator before it)."""
         negated = False
         if self.roles is not None and role not in self.roles and role != "unknown":
@@ -487,9 +482,17 @@ class RulePack:
         return out
 
     def denied(self, text: str, role: str) -> bool:
-        """True when no rule fires and one matched only under a negator (a denial)."""
-        rules = [r for r in self.rules if r.conditions is None]
-        return not any(r.find(text, role) for r in rules) and any(r.denied(text, role) for r in rules)
+        """True when no rule fires and one matched only under a negator (a denial:
+        我们不会让你单位知道). One scan of each rule."""
+        negated = False
+        for rule in self.rules:
+            if rule.conditions is not None:
+                continue
+            hit, neg = rule.scan(text, role)
+            if hit is not None:
+                return False
+            negated = negated or neg
+        return negated
 
     def slot(self, name: str) -> re.Pattern[str]:
         return re.compile(self.slots[name])
