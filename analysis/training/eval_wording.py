@@ -319,12 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         lab, _, value = kv.partition("=")
         if lab not in LABEL_MODELS:
             ap.error(f"--label-precision: unknown label {lab!r} (known: {', '.join(LABEL_MODELS)})")
-        PRECISION_FOR[LABEL_MODELS[lab]] = float(value)
+        try:
+            PRECISION_FOR[LABEL_MODELS[lab]] = float(value)
+        except ValueError:
+            ap.error(f"--label-precision: {lab}={value!r} is not a number")
     for kv in args.set:
         key, _, value = kv.partition("=")
         if key not in RECIPE:
             ap.error(f"--set: unknown recipe key {key!r} (known: {', '.join(RECIPE)})")
-        RECIPE[key] = None if value == "none" else type(RECIPE[key])(value) if RECIPE[key] is not None else value
+        try:
+            RECIPE[key] = None if value == "none" else type(RECIPE[key])(value) if RECIPE[key] is not None else value
+        except ValueError:
+            ap.error(f"--set: {key}={value!r} is not a {type(RECIPE[key]).__name__}")
     if args.surrogate:
         surrogate(None if str(args.surrogate) == "-" else args.surrogate, args.precision, args.sentiment_precision,
                   {"r4": SURROGATE_R4, "r3": SURROGATE_R3, "r2": SURROGATE, "r1": SURROGATE_R1}[args.surrogate_set], args.veto_sweep)
