@@ -71,7 +71,8 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
 
 def settings_key(asr_settings) -> str:
     """``repr(asr_settings)`` without the fields added in round 2 while they hold their default
-    (2026-11-29 values), so transcripts cached before they existed stay valid."""
+    (2026-11-29 values), so transcripts cached before they existed stay valid, and without the
+    term correction's fields (applied after ``recognise``, so not part of what is cached)."""
     import dataclasses
 
     from core.settings import AsrSettings
@@ -79,7 +80,8 @@ def settings_key(asr_settings) -> str:
     old = {"patience": 1.0, "best_of": 5, "temperature_step": 0.2, "repetition_penalty": 1.0,
            "no_repeat_ngram_size": 0, "condition_on_previous_text": False, "hallucination_silence_s": 2.0}
     shown = [f"{f.name}={getattr(asr_settings, f.name)!r}" for f in dataclasses.fields(AsrSettings)
-             if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])]
+             if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])
+             and not f.name.startswith("correction")]
     return f"AsrSettings({', '.join(shown)})"
 
 

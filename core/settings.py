@@ -59,6 +59,13 @@ class AsrSettings:
     no_repeat_ngram_size: int = 0    # > 0 forbids repeating n-grams of this size
     condition_on_previous_text: bool = False
     hallucination_silence_s: float = 2.0  # skip silence this long around a suspected hallucination (0 = off)
+    # Terms put back where Whisper wrote a homophone (于七 -> 逾期), when the collection language
+    # model prefers them by correction_margin (log10); speech/term_correction.py, bench/README.md.
+    correction: bool = True
+    correction_terms: str = "speech/data/correction_terms.txt"   # with the vocabulary's terms
+    correction_lm: str = "speech/data/collection_lm.json.gz"      # analysis.training.train_char_lm
+    correction_margin: float = 2.0        # log10 gain a stretch needs to become a term
+    correction_word_margin: float = 6.5   # the same for a stretch that is a common word itself (合适)
 
     def __post_init__(self) -> None:
         for name, ok, what in (
@@ -72,14 +79,20 @@ class AsrSettings:
             ("vad_threshold", 0 < self.vad_threshold < 1, "between 0 and 1"),
             ("vad_min_silence_ms", self.vad_min_silence_ms >= 0, ">= 0"),
             ("vad_speech_pad_ms", self.vad_speech_pad_ms >= 0, ">= 0"),
+            ("correction_margin", self.correction_margin >= 0, ">= 0"),
+            ("correction_word_margin", self.correction_word_margin >= 0, ">= 0"),
         ):
             if not ok:
                 raise ValueError(f"asr.{name} must be {what}, not {getattr(self, name)!r}")
         if self.vocabulary_mode not in VOCABULARY_MODES:
             raise ValueError(f"asr.vocabulary_mode must be one of {', '.join(VOCABULARY_MODES)},"
                              f" not {self.vocabulary_mode!r}")
-        if self.vocabulary_mode != "off":
+        if self.vocabulary_mode != "off" or self.correction:
             vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
+        if self.correction:
+            vocabulary_terms(self.correction_terms, "asr.correction_terms")
+            if not project_path(self.correction_lm).is_file():
+                raise ValueError(f"asr.correction_lm: no file {project_path(self.correction_lm)}")
 
 
 VOCABULARY_MODES = ("off", "hotwords", "prompt")
@@ -92,7 +105,7 @@ def project_path(path: str) -> Path:
     return p if p.is_absolute() else _PROJECT / p
 
 
-def vocabulary_terms(path: str) -> tuple[str, ...]:
+def vocabulary_terms(path: str, setting: str = "asr.vocabulary") -> tuple[str, ...]:
     """The terms of an ``asr.vocabulary`` file (one per line, blank lines and ``#`` comments
     skipped), in file order, each once.
 
@@ -104,10 +117,10 @@ def vocabulary_terms(path: str) -> tuple[str, ...]:
         lines = where.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ValueError(f"asr.vocabulary: cannot read {where}: {reason}") from None
+        raise ValueError(f"{setting}: cannot read {where}: {reason}") from None
     terms = tuple(dict.fromkeys(s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")))
     if not terms:
-        raise ValueError(f"asr.vocabulary: {where} holds no term (one per line, # for comments)")
+        raise ValueError(f"{setting}: {where} holds no term (one per line, # for comments)")
     return terms
 
 

@@ -8,6 +8,8 @@ import numpy as np
 from core.domain import Word
 from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
+from speech.char_lm import load_lm
+from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
 
@@ -39,6 +41,16 @@ def fallback_temperatures(step: float) -> tuple[float, ...]:
     return tuple(round(min(k * step, 1.0), 4) for k in range(n + 1))
 
 
+def term_corrector(settings: AsrSettings) -> TermCorrector | None:
+    """The corrector ``asr.correction`` asks for: the terms of ``asr.vocabulary`` and
+    ``asr.correction_terms``, the language model at ``asr.correction_lm``; None when off."""
+    if not settings.correction:
+        return None
+    terms = vocabulary_terms(settings.vocabulary) + vocabulary_terms(settings.correction_terms, "asr.correction_terms")
+    return TermCorrector(terms, load_lm(str(project_path(settings.correction_lm))), settings.correction_margin,
+                         settings.correction_word_margin)
+
+
 class Transcriber:
     """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
 
@@ -61,6 +73,7 @@ class Transcriber:
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
         self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
         self.vocabulary = vocabulary_options(settings)
+        self.corrector = term_corrector(settings)
         self.model_name = folder.name
         logger.info("loaded Whisper model %s on %s (%s)", folder.name, device, compute_type)
         for text in self.vocabulary.values():
@@ -73,9 +86,15 @@ class Transcriber:
         """Recognise one channel of 16 kHz float32 audio (already gain-normalised).
 
         Returns:
-            Words in time order, Simplified Chinese, phantom segments and loops dropped.
+            Words in time order, Simplified Chinese, phantom segments and loops dropped,
+            domain terms put back where Whisper wrote a homophone (``asr.correction``).
         """
-        return drop_unaligned(drop_loops(self.recognise(samples)))
+        words = drop_unaligned(drop_loops(self.recognise(samples)))
+        if self.corrector is not None:
+            words, changed = self.corrector.correct_words(words)
+            if changed:
+                logger.info("put back %d domain term(s) written as homophones", changed)
+        return words
 
     def recognise(self, samples: np.ndarray) -> list[Word]:
         """Whisper's words for one channel with phantom segments dropped (no loop guard)."""

@@ -64,7 +64,9 @@ def test_a_vocabulary_without_terms_or_not_utf8_is_an_error_only_when_used(tmp_p
     for path, needle in ((empty, "holds no term"), (binary, "cannot read")):
         with pytest.raises(ValueError, match=needle):
             AsrSettings(vocabulary=str(path), vocabulary_mode="hotwords")
-        assert AsrSettings(vocabulary=str(path), vocabulary_mode="off").vocabulary_mode == "off"
+        assert AsrSettings(vocabulary=str(path), vocabulary_mode="off", correction=False).vocabulary_mode == "off"
+        with pytest.raises(ValueError, match=f"asr.vocabulary: .*{path.name}"):   # term correction reads it too
+            AsrSettings(vocabulary=str(path), vocabulary_mode="off")
 
 
 def test_the_cli_reports_a_missing_vocabulary_on_one_line(tmp_path, repo_root):
