@@ -15,3 +15,9 @@ def _t2s() -> opencc.OpenCC:
 def to_simplified(text: str) -> str:
     """Traditional → Simplified Chinese (other scripts pass through)."""
     return _t2s().convert(text) if text else text
+
+
+def is_speech_char(char: str) -> bool:
+    """A character speech is written in: a Chinese character or a digit (not punctuation,
+    spaces or Latin letters)."""
+    return char.isdigit() or "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"

@@ -8,7 +8,7 @@ import numpy as np
 from core.domain import Word
 from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
-from speech.char_lm import load_lm
+from core.char_lm import load_lm
 from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash

@@ -4,7 +4,7 @@ Through an 8 kHz line Whisper base often hears a collection term and writes othe
 with the same sound (the tones are what the line loses first). For every stretch of the
 transcript that sounds like a term of the vocabulary (same pinyin syllables, tones ignored,
 its commonest reading; a term's reading as a phrase), the term is put in its place when the
-collection language model (speech/char_lm.py) finds the sentence with the term more likely by
+collection language model (core/char_lm.py) finds the sentence with the term more likely by
 at least ``asr.correction_margin`` (log10: 1.0 = ten times as likely), or by
 ``asr.correction_word_margin`` when the stretch is itself a common word (合适, 预期, 克服: jieba's
 dictionary frequency >= ``COMMON_WORD``). A stretch must begin and end where jieba's dictionary
@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from core.domain import Word
-from speech.char_lm import CharLM
+from core.char_lm import NUMBER, CharLM, lm_text
+from core.chinese import is_speech_char
 
 RUN_GAP_S = 0.8   # a pause this long between two words ends a stretch of speech
 COMMON_WORD = 50  # jieba dictionary frequency from which a stretch is a common word in its own right
 _DIGIT_READING = "零一二三四五六七八九"
-_NUMERALS = frozenset("零〇一二三四五六七八九十百千万亿两幺")
 _EXTRA_READINGS = {"1": ("yao",), "2": ("liang",)}   # 幺 in phone numbers, 两 before a measure
 
 
@@ -101,17 +101,12 @@ def word_edges(run: str) -> set[int]:
 
 
 def _is_number_char(char: str) -> bool:
-    return char.isdigit() or char in _NUMERALS
+    return char.isdigit() or lm_text(char) == NUMBER
 
 
 def word_frequency(text: str) -> int:
     """jieba's dictionary frequency of ``text`` as one word (0: not a word)."""
     return _dictionary().FREQ.get(text, 0)
-
-
-def is_speech_char(char: str) -> bool:
-    """A character a stretch of speech is made of: a Chinese character or a digit."""
-    return char.isdigit() or "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
 
 
 @dataclass(frozen=True, slots=True)

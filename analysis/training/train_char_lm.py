@@ -23,8 +23,8 @@ from pathlib import Path
 from analysis.training.common import DEFAULT_SHARED, REPO
 from analysis.training.labelled_sets import load_sets
 from core.chinese import to_simplified
-from speech.char_lm import CharLM, count_ngrams, lm_text
-from speech.term_correction import is_speech_char
+from core.char_lm import CharLM, count_ngrams, lm_text
+from core.chinese import is_speech_char
 
 OUT = REPO / "speech" / "data" / "collection_lm.json.gz"
 DOMAIN_WEIGHT = 3

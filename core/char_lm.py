@@ -1,5 +1,6 @@
 """A character trigram language model of collection-call talk, to weigh one reading of a
-stretch of recognised text against another (speech/term_correction.py).
+stretch of recognised text against another (speech/term_correction.py consults it,
+analysis/training/train_char_lm.py builds it; here in core so that both can import it).
 
 Interpolated absolute discounting (D = 0.75) over characters, the lower orders ending in an
 add-one unigram, so every character has some probability. Numbers (Arabic digits and the
