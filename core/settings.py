@@ -36,7 +36,7 @@ class AsrSettings:
     compute_type: str = "int8"       # int8 on cpu, float16 on cuda
     cpu_threads: int = 2
     num_workers: int = 1
-    beam_size: int = 5
+    beam_size: int = 8               # 5 -> 8: dev CER (28 calls, numbers normalised) 10.3 -> 9.9 % (bench/README.md round 4)
     language: str = "zh"
     batched: bool = False            # faster-whisper BatchedInferencePipeline (GPU)
     batch_size: int = 8

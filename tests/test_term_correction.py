@@ -152,3 +152,10 @@ def test_real_whisper_output_on_a_scripted_call(transcriber, repo_root):
     assert "逾期" not in raw_text and "逾期" in fixed_text
     changed = {raw_text[i] + fixed_text[i] for i in range(len(raw_text)) if raw_text[i] != fixed_text[i]}
     assert changed and all(b in "".join(transcriber.corrector.terms) for _, b in changed)
+
+
+def test_the_model_is_trained_on_stretches_of_speech():
+    from analysis.training.train_char_lm import runs
+
+    assert runs("您好，這裡是信用卡中心。欠款3000元！OK") == ["您好", "这里是信用卡中心", "欠款#元"]
+    assert runs("...") == []
