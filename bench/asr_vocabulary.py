@@ -81,7 +81,7 @@ def settings_key(asr_settings) -> str:
            "no_repeat_ngram_size": 0, "condition_on_previous_text": False, "hallucination_silence_s": 2.0}
     shown = [f"{f.name}={getattr(asr_settings, f.name)!r}" for f in dataclasses.fields(AsrSettings)
              if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])
-             and not f.name.startswith("correction")]
+             and not f.name.startswith("correction") and f.name != "recover_min_s"]
     return f"AsrSettings({', '.join(shown)})"
 
 

@@ -59,6 +59,7 @@ class AsrSettings:
     no_repeat_ngram_size: int = 0    # > 0 forbids repeating n-grams of this size
     condition_on_previous_text: bool = False
     hallucination_silence_s: float = 2.0  # skip silence this long around a suspected hallucination (0 = off)
+    recover_min_s: float = 1.0       # speech this long that Whisper left without words is decoded again alone (0 = off)
     # Terms put back where Whisper wrote a homophone (于七 -> 逾期), when the collection language
     # model prefers them by correction_margin (log10); speech/term_correction.py, bench/README.md.
     correction: bool = True
@@ -66,6 +67,7 @@ class AsrSettings:
     correction_lm: str = "speech/data/collection_lm.json.gz"      # analysis.training.train_char_lm
     correction_margin: float = 2.0        # log10 gain a stretch needs to become a term
     correction_word_margin: float = 6.5   # the same for a stretch that is a common word itself (合适)
+    correction_blur_cost: float = 2.0     # one syllable may match blurred (zh/z, in/ing ...) for this much more gain (0 = never)
 
     def __post_init__(self) -> None:
         for name, ok, what in (
@@ -81,6 +83,8 @@ class AsrSettings:
             ("vad_speech_pad_ms", self.vad_speech_pad_ms >= 0, ">= 0"),
             ("correction_margin", self.correction_margin >= 0, ">= 0"),
             ("correction_word_margin", self.correction_word_margin >= 0, ">= 0"),
+            ("correction_blur_cost", self.correction_blur_cost >= 0, ">= 0"),
+            ("recover_min_s", self.recover_min_s >= 0, ">= 0"),
         ):
             if not ok:
                 raise ValueError(f"asr.{name} must be {what}, not {getattr(self, name)!r}")

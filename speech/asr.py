@@ -48,7 +48,7 @@ def term_corrector(settings: AsrSettings) -> TermCorrector | None:
         return None
     terms = vocabulary_terms(settings.vocabulary) + vocabulary_terms(settings.correction_terms, "asr.correction_terms")
     return TermCorrector(terms, load_lm(str(project_path(settings.correction_lm))), settings.correction_margin,
-                         settings.correction_word_margin)
+                         settings.correction_word_margin, settings.correction_blur_cost or None)
 
 
 class Transcriber:
@@ -90,11 +90,33 @@ class Transcriber:
             domain terms put back where Whisper wrote a homophone (``asr.correction``).
         """
         words = drop_unaligned(drop_loops(self.recognise(samples)))
+        if self.settings.recover_min_s > 0:
+            words = self.recover(samples, words)
         if self.corrector is not None:
             words, changed = self.corrector.correct_words(words)
             if changed:
                 logger.info("put back %d domain term(s) written as homophones", changed)
         return words
+
+    def recover(self, samples: np.ndarray, words: list[Word]) -> list[Word]:
+        """``words`` with the speech Whisper left without words decoded again on its own.
+
+        Whisper base sometimes ends a 30-s window early ("能?" and spaces for 20 s of a
+        customer's speech): every stretch that the VAD finds speech in, at least
+        ``asr.recover_min_s`` long and without a word, is decoded alone and its words added
+        (those that fall on no word already there)."""
+        spans = uncovered_speech(samples, words, self.settings)
+        if not spans:
+            return words
+        found: list[Word] = []
+        for a, b in spans:
+            for w in drop_unaligned(drop_loops(self.recognise(samples[a:b]))):
+                start, end = round(w.start + a / RATE, 3), round(w.end + a / RATE, 3)
+                if not any(o.start < end and start < o.end for o in words):
+                    found.append(Word(start=start, end=end, text=w.text, probability=w.probability))
+        if found:
+            logger.info("recovered %d word(s) in %d stretch(es) of speech Whisper had left empty", len(found), len(spans))
+        return sorted(words + found, key=lambda w: (w.start, w.end))
 
     def recognise(self, samples: np.ndarray) -> list[Word]:
         """Whisper's words for one channel with phantom segments dropped (no loop guard)."""
@@ -143,6 +165,34 @@ class Transcriber:
         if dropped:
             logger.info("dropped %d phantom segment(s)", dropped)
         return words
+
+
+RATE = 16000
+RECOVER_PAD_S = 0.2      # each side of a stretch decoded again
+
+
+def uncovered_speech(samples: np.ndarray, words: list[Word], settings: AsrSettings) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of speech (faster-whisper's Silero VAD, as configured)
+    at least ``settings.recover_min_s`` long on which no word lies, padded by ``RECOVER_PAD_S``."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(samples, VadOptions(
+        threshold=settings.vad_threshold, min_silence_duration_ms=settings.vad_min_silence_ms,
+        speech_pad_ms=settings.vad_speech_pad_ms))
+    least, pad = int(settings.recover_min_s * RATE), int(RECOVER_PAD_S * RATE)
+    taken = sorted((int(w.start * RATE), int(w.end * RATE)) for w in words)
+    spans = []
+    for chunk in chunks:
+        pos, end = chunk["start"], chunk["end"]
+        for a, b in taken:
+            if b <= pos or a >= end:
+                continue
+            if a - pos >= least:
+                spans.append((pos, a))
+            pos = max(pos, b)
+        if end - pos >= least:
+            spans.append((pos, end))
+    return [(max(0, a - pad), min(samples.size, b + pad)) for a, b in spans]
 
 
 UNALIGNED_S = 0.01       # a word this short has no audio under it: Whisper wrote it after the speech

@@ -70,6 +70,23 @@ def term_sounds(term: str) -> list[frozenset[str]]:
     return [frozenset({_toneless(p)} | readings(c)) for c, p in zip(term, phrase)]
 
 
+_BLUR_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
+_BLUR_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+
+
+def blur(syllable: str) -> str:
+    """A toneless syllable with the distinctions a telephone line and southern accents lose
+    merged: zh/z, ch/c, sh/s, l/n, and the finals in/ing, en/eng, an/ang (名声 ~ 民生)."""
+    for a, b in _BLUR_INITIALS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a):]
+            break
+    for a, b in _BLUR_FINALS:
+        if syllable.endswith(a):
+            return syllable[:-len(a)] + b
+    return syllable
+
+
 _jieba_lock = threading.Lock()
 _jieba = None
 
@@ -117,21 +134,36 @@ class Correction:
     before: str
     after: str
     gain: float    # log10 P(with the term) - log10 P(as written)
+    blurred: int = 0   # syllables that matched only once blurred (zh/z, in/ing ...)
 
 
 class TermCorrector:
     """Terms matched by sound and kept when the language model prefers them."""
 
-    def __init__(self, terms: tuple[str, ...], lm: CharLM, margin: float, word_margin: float):
+    def __init__(self, terms: tuple[str, ...], lm: CharLM, margin: float, word_margin: float,
+                 blur_cost: float | None = None):
         self.lm = lm
         self.margin = margin
         self.word_margin = word_margin
+        self.blur_cost = blur_cost
         self.terms = tuple(t for t in dict.fromkeys(terms) if len(t) >= 2 and all(readings(c) for c in t))
         self._sounds = {t: term_sounds(t) for t in self.terms}
+        self._blurred = {t: [frozenset(blur(r) for r in s) for s in sounds] for t, sounds in self._sounds.items()}
 
-    def sounds_like(self, text: str, term: str) -> bool:
-        sounds = self._sounds[term]
-        return len(text) == len(term) and all(readings(c) & s for c, s in zip(text, sounds))
+    def sounds_like(self, text: str, term: str) -> int | None:
+        """How many syllables of ``text`` match ``term`` only when blurred (0: all exactly),
+        or None when it does not sound like it (blurring only with ``blur_cost``)."""
+        if len(text) != len(term):
+            return None
+        blurred = 0
+        for c, exact, loose in zip(text, self._sounds[term], self._blurred[term]):
+            heard = readings(c)
+            if heard & exact:
+                continue
+            if self.blur_cost is None or not {blur(r) for r in heard} & loose:
+                return None
+            blurred += 1
+        return blurred
 
     def candidates(self, run: str) -> list[Correction]:
         """Every place in ``run`` (a stretch of speech, no punctuation) that sounds like a term
@@ -143,7 +175,10 @@ class TermCorrector:
             n = len(term)
             for i in range(len(run) - n + 1):
                 window = run[i:i + n]
-                if window == term or not self.sounds_like(window, term):
+                if window == term:
+                    continue
+                blurred = self.sounds_like(window, term)
+                if blurred is None or blurred > 1:
                     continue
                 if edges is None:
                     edges = word_edges(run)
@@ -152,12 +187,14 @@ class TermCorrector:
                 if base is None:
                     base = self.lm.logprob(run)
                 gain = self.lm.logprob(run[:i] + term + run[i + n:]) - base
-                found.append(Correction(i, window, term, round(gain, 3)))
+                found.append(Correction(i, window, term, round(gain, 3), blurred))
         return sorted(found, key=lambda c: (-c.gain, c.start, c.after))
 
-    def margin_for(self, stretch: str) -> float:
-        """The gain a stretch needs to become a term: more when it is a common word."""
-        return self.word_margin if word_frequency(stretch) >= COMMON_WORD else self.margin
+    def margin_for(self, c: Correction) -> float:
+        """The gain a stretch needs to become a term: more when it is a common word, and
+        ``blur_cost`` more when a syllable matched only blurred."""
+        base = self.word_margin if word_frequency(c.before) >= COMMON_WORD else self.margin
+        return base + c.blurred * (self.blur_cost or 0.0)
 
     def correct_run(self, run: str) -> tuple[str, list[Correction]]:
         """``run`` with the terms put back where the gain reaches the margin (the best first,
@@ -167,7 +204,7 @@ class TermCorrector:
         done = []
         for c in self.candidates(run):
             span = range(c.start, c.start + len(c.after))
-            if c.gain < self.margin_for(c.before) or any(taken[k] for k in span):
+            if c.gain < self.margin_for(c) or any(taken[k] for k in span):
                 continue
             for k, ch in zip(span, c.after):
                 chars[k], taken[k] = ch, True

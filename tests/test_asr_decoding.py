@@ -108,3 +108,45 @@ def test_defaults_write_nothing_on_silence_or_line_noise(cfg, transcriber):
     for clip in (np.zeros(16000 * 20, dtype=np.float32), noise):
         samples, _ = normalise_gain(clip, cfg.audio.target_peak_dbfs, cfg.audio.max_gain_db)
         assert transcriber.transcribe(samples) == []
+
+
+def test_uncovered_speech_is_speech_without_words(test_data):
+    from core.domain import Word
+    from speech.asr import RECOVER_PAD_S, RATE, uncovered_speech
+    from speech.audio import normalise_gain
+    from tests.helpers.audio import load_clip
+
+    clip = normalise_gain(load_clip(test_data / "audio" / "BAC009S0764W0121.wav"), -3.0, 30.0)[0]
+    silence = np.zeros(2 * RATE, dtype=np.float32)
+    samples = np.concatenate([silence, clip, silence])
+    spans = uncovered_speech(samples, [], AsrSettings())
+    assert len(spans) == 1
+    a, b = spans[0]
+    assert abs(a / RATE - 2.0) < 0.5 + RECOVER_PAD_S and abs(b / RATE - (2.0 + clip.size / RATE)) < 0.5 + RECOVER_PAD_S
+    whole = [Word(start=a / RATE, end=b / RATE, text="说")]
+    assert uncovered_speech(samples, whole, AsrSettings()) == []
+    assert uncovered_speech(np.zeros(5 * RATE, dtype=np.float32), [], AsrSettings()) == []
+    with pytest.raises(ValueError, match="asr.recover_min_s must be >= 0"):
+        AsrSettings(recover_min_s=-1.0)
+
+
+@pytest.mark.slow  # the real Whisper model
+def test_speech_left_without_words_is_decoded_again(transcriber, repo_root):
+    """A turn whose words are taken away (as when Whisper ends a window early) comes back:
+    recover() decodes the stretch alone, and adds nothing where words already are."""
+    from speech.audio import normalise_gain
+    from tests.helpers.audio import decode_at
+
+    audio = decode_at(repo_root / "tests" / "data" / "calls_outcomes" / "out_call_02.stereo.flac", 16000)
+    samples = normalise_gain(np.ascontiguousarray(audio.samples[1]), -3.0, 30.0)[0]
+    words = transcriber.transcribe(samples)
+    assert transcriber.recover(samples, words) == words        # nothing left empty: nothing added
+    gaps = [(words[i].end, words[i + 1].start) for i in range(len(words) - 1)]
+    cut = max(range(len(gaps)), key=lambda i: gaps[i][1] - gaps[i][0])   # the longest pause ends a turn
+    after = [w for w in words[cut + 1:] if w.start - words[cut + 1].start < 2.5]
+    kept = [w for w in words if w not in after]
+    back = transcriber.recover(samples, kept)
+    new = [w for w in back if w not in kept]
+    assert len("".join(w.text for w in new)) >= len("".join(w.text for w in after)) - 2
+    assert all(after[0].start - 0.5 <= w.start and w.end <= after[-1].end + 1.5 for w in new)
+    assert back == sorted(back, key=lambda w: (w.start, w.end))

@@ -11,7 +11,7 @@ from core.settings import AsrSettings, load_settings, project_path
 from speech.asr import term_corrector
 from core.char_lm import CharLM, count_ngrams, lm_text, load_lm
 from core.chinese import is_speech_char
-from speech.term_correction import RUN_GAP_S, readings, term_sounds, word_edges
+from speech.term_correction import RUN_GAP_S, TermCorrector, blur, readings, term_sounds, word_edges
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,12 @@ def test_the_model_is_trained_on_stretches_of_speech():
 
     assert runs("您好，這裡是信用卡中心。欠款3000元！OK") == ["您好", "这里是信用卡中心", "欠款#元"]
     assert runs("...") == []
+
+
+def test_blurred_syllables_match_at_a_price(corrector):
+    assert blur("ming") == blur("min") == "min" and blur("sheng") == blur("sen") == "sen" and blur("lan") == "nan"
+    assert corrector.correct_text("我是名声银行信用卡中心的") == "我是民生银行信用卡中心的"   # ming ~ min
+    strict = TermCorrector(corrector.terms, corrector.lm, corrector.margin, corrector.word_margin, None)
+    assert strict.correct_text("我是名声银行信用卡中心的") == "我是名声银行信用卡中心的"
+    assert strict.sounds_like("名声银行", "民生银行") is None and corrector.sounds_like("名声银行", "民生银行") == 1
+    assert corrector.sounds_like("于七", "逾期") == 0
