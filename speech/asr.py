@@ -5,10 +5,10 @@ import threading
 
 import numpy as np
 
+from core.char_lm import load_lm
 from core.domain import Word
 from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
-from core.char_lm import load_lm
 from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
@@ -87,7 +87,8 @@ class Transcriber:
 
         Returns:
             Words in time order, Simplified Chinese, phantom segments and loops dropped,
-            domain terms put back where Whisper wrote a homophone (``asr.correction``).
+            speech Whisper left without words decoded again (``asr.recover_min_s``), domain
+            terms put back where Whisper wrote a homophone (``asr.correction``).
         """
         words = drop_unaligned(drop_loops(self.recognise(samples)))
         if self.settings.recover_min_s > 0:
@@ -181,15 +182,18 @@ def uncovered_speech(samples: np.ndarray, words: list[Word], settings: AsrSettin
         speech_pad_ms=settings.vad_speech_pad_ms))
     least, pad = int(settings.recover_min_s * RATE), int(RECOVER_PAD_S * RATE)
     taken = sorted((int(w.start * RATE), int(w.end * RATE)) for w in words)
-    spans = []
-    for chunk in chunks:
+    spans, first = [], 0
+    for chunk in chunks:                       # both in time order: one pass over the words
         pos, end = chunk["start"], chunk["end"]
-        for a, b in taken:
-            if b <= pos or a >= end:
-                continue
+        while first < len(taken) and taken[first][1] <= pos:
+            first += 1
+        k = first
+        while k < len(taken) and taken[k][0] < end:
+            a, b = taken[k]
             if a - pos >= least:
                 spans.append((pos, a))
             pos = max(pos, b)
+            k += 1
         if end - pos >= least:
             spans.append((pos, end))
     return [(max(0, a - pad), min(samples.size, b + pad)) for a, b in spans]
