@@ -16,12 +16,13 @@ import json
 import logging
 import math
 import re
-import threading
 from functools import lru_cache
 from pathlib import Path
 from zlib import crc32
 
 import numpy as np
+
+from core.chinese import jieba_dictionary
 
 logger = logging.getLogger("analysis")
 
@@ -33,31 +34,15 @@ _WORD_SEED = 1000  # word n-gram hashes use seeds 1001, 1002: never the char gra
 _LEX_SEED = 2000   # lexicon-hit buckets
 MASK = "\ue000"    # placeholder for a masked group mention: a private-use character, never in text
 LEXICON_DIR = MODELS_DIR / "lexicons"
-_jieba_lock = threading.Lock()
-_jieba_cut = None
 # one-entry caches (key, raw crc32 hashes), swapped whole: the abuse and sentiment models
 # read the same utterance one after the other
 _last_chars: list = [(None, ())]
 _last_words: list = [(None, ())]
 
 
-def _segmenter():
-    """jieba's default tokenizer, initialised once (its dictionary load logs nothing)."""
-    global _jieba_cut
-    if _jieba_cut is None:
-        with _jieba_lock:
-            if _jieba_cut is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba_cut = jieba.dt.cut
-    return _jieba_cut
-
-
 def words(text: str) -> list[str]:
     """jieba words of `text` (dictionary words, no HMM guessing), whitespace dropped."""
-    return [w for w in _segmenter()(text, HMM=False) if not w.isspace()]
+    return [w for w in jieba_dictionary().cut(text, HMM=False) if not w.isspace()]
 
 
 def hashed_ngrams(text: str, n_features: int, ngram_max: int = 3, word_ngram_max: int = 0) -> list[int]:

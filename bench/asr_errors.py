@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.asr_vocabulary import cached_transcriber  # noqa: E402
+from bench.asr_vocabulary import cached_transcriber, parse_override  # noqa: E402
 from bench.calls_e2e import DEFAULT_CALLS, SCORING, truth_files  # noqa: E402
 
 # every blind set opened so far is dev now (bench/README.md): a new round needs new blind calls
@@ -200,8 +200,8 @@ def parse_config(spec: str) -> tuple[str, dict]:
     name, _, rest = spec.partition(":")
     overrides = {}
     for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        overrides[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        key, value = parse_override(item)
+        overrides[key] = value
     return name, overrides
 
 

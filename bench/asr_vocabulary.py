@@ -69,10 +69,23 @@ def cached_transcriber(asr_settings, cache: Path, clock: dict[str, float]):
     return Cached(asr_settings)
 
 
+def parse_override(item: str) -> tuple[str, object]:
+    """``asr.beam_size=8`` as (key, value), the value read as a TOML scalar.
+
+    Raises:
+        tomllib.TOMLDecodeError: the value is not one.
+    """
+    import tomllib
+
+    key, _, value = item.partition("=")
+    return key.strip(), tomllib.loads(f"v = {value.strip()}")["v"]
+
+
 def settings_key(asr_settings) -> str:
     """``repr(asr_settings)`` without the fields added in round 2 while they hold their default
     (2026-11-29 values), so transcripts cached before they existed stay valid, and without the
-    term correction's fields (applied after ``recognise``, so not part of what is cached)."""
+    term correction's fields and ``recover_min_s`` (applied after ``recognise``, so not part of
+    what is cached)."""
     import dataclasses
 
     from core.settings import AsrSettings
@@ -257,9 +270,9 @@ def main() -> None:
     import tomllib
 
     for item in args.set:
-        key, _, value = item.partition("=")
         try:
-            EXTRA[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+            key, value = parse_override(item)
+            EXTRA[key] = value
         except tomllib.TOMLDecodeError:
             sys.exit(f"--set {item}: the value must be a TOML value")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.asr_vocabulary import parse_override  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from speech.asr import term_corrector  # noqa: E402
 
@@ -81,9 +82,9 @@ def main() -> None:
     args = ap.parse_args()
     overrides = {}
     for spec in args.set:
-        key, _, value = spec.partition("=")
         try:
-            overrides[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+            key, value = parse_override(spec)
+            overrides[key] = value
         except tomllib.TOMLDecodeError:
             print(f"error: --set {spec}: the value is not a TOML scalar", file=sys.stderr)
             raise SystemExit(2) from None

@@ -1,7 +1,10 @@
 """Script conversion: Whisper and users write Traditional characters; everything we match
-and store is Simplified. One OpenCC converter for the whole process."""
+and store is Simplified. One OpenCC converter for the whole process, and jieba's default
+tokenizer, loaded once."""
 from __future__ import annotations
 
+import logging
+import threading
 from functools import lru_cache
 
 import opencc
@@ -21,3 +24,22 @@ def is_speech_char(char: str) -> bool:
     """A character speech is written in: a Chinese character or a digit (not punctuation,
     spaces or Latin letters)."""
     return char.isdigit() or "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
+
+
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def jieba_dictionary():
+    """jieba's default tokenizer (``jieba.dt``: ``cut``, ``FREQ``), its dictionary loaded once
+    per process on first use, without logging (threads wait for the first load)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba.dt
+    return _jieba

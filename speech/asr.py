@@ -48,7 +48,7 @@ def term_corrector(settings: AsrSettings) -> TermCorrector | None:
         return None
     terms = vocabulary_terms(settings.vocabulary) + vocabulary_terms(settings.correction_terms, "asr.correction_terms")
     return TermCorrector(terms, load_lm(str(project_path(settings.correction_lm))), settings.correction_margin,
-                         settings.correction_word_margin, settings.correction_blur_cost or None)
+                         settings.correction_word_margin, settings.correction_blur_cost)
 
 
 class Transcriber:

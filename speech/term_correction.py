@@ -18,15 +18,13 @@ centre edits).
 """
 from __future__ import annotations
 
-import logging
-import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from core.domain import Word
 from core.char_lm import NUMBER, CharLM, lm_text
-from core.chinese import is_speech_char
+from core.chinese import is_speech_char, jieba_dictionary
 
 RUN_GAP_S = 0.8   # a pause this long between two words ends a stretch of speech
 COMMON_WORD = 50  # jieba dictionary frequency from which a stretch is a common word in its own right
@@ -87,30 +85,12 @@ def blur(syllable: str) -> str:
     return syllable
 
 
-_jieba_lock = threading.Lock()
-_jieba = None
-
-
-def _dictionary():
-    """jieba's default tokenizer, initialised once and quietly."""
-    global _jieba
-    if _jieba is None:
-        with _jieba_lock:
-            if _jieba is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba = jieba.dt
-    return _jieba
-
-
 def word_edges(run: str) -> set[int]:
     """The positions in ``run`` where jieba's dictionary segmentation (no HMM guessing) puts a
     word boundary, and every position inside a number, digits or numerals (Whisper hears
     逾期十二天 as 于七十二天, which jieba cuts 于|七十二|天)."""
     edges, pos = {0}, 0
-    for word in _dictionary().cut(run, HMM=False):
+    for word in jieba_dictionary().cut(run, HMM=False):
         pos += len(word)
         edges.add(pos)
     edges.update(i for i in range(1, len(run)) if _is_number_char(run[i - 1]) and _is_number_char(run[i]))
@@ -123,7 +103,7 @@ def _is_number_char(char: str) -> bool:
 
 def word_frequency(text: str) -> int:
     """jieba's dictionary frequency of ``text`` as one word (0: not a word)."""
-    return _dictionary().FREQ.get(text, 0)
+    return jieba_dictionary().FREQ.get(text, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +121,7 @@ class TermCorrector:
     """Terms matched by sound and kept when the language model prefers them."""
 
     def __init__(self, terms: tuple[str, ...], lm: CharLM, margin: float, word_margin: float,
-                 blur_cost: float | None = None):
+                 blur_cost: float = 0.0):
         self.lm = lm
         self.margin = margin
         self.word_margin = word_margin
@@ -152,7 +132,7 @@ class TermCorrector:
 
     def sounds_like(self, text: str, term: str) -> int | None:
         """How many syllables of ``text`` match ``term`` only when blurred (0: all exactly),
-        or None when it does not sound like it (blurring only with ``blur_cost``)."""
+        or None when it does not sound like it (blurring only with a ``blur_cost`` above 0)."""
         if len(text) != len(term):
             return None
         blurred = 0
@@ -160,7 +140,7 @@ class TermCorrector:
             heard = readings(c)
             if heard & exact:
                 continue
-            if self.blur_cost is None or not {blur(r) for r in heard} & loose:
+            if not self.blur_cost or not {blur(r) for r in heard} & loose:
                 return None
             blurred += 1
         return blurred
@@ -194,7 +174,7 @@ class TermCorrector:
         """The gain a stretch needs to become a term: more when it is a common word, and
         ``blur_cost`` more when a syllable matched only blurred."""
         base = self.word_margin if word_frequency(c.before) >= COMMON_WORD else self.margin
-        return base + c.blurred * (self.blur_cost or 0.0)
+        return base + c.blurred * self.blur_cost
 
     def correct_run(self, run: str) -> tuple[str, list[Correction]]:
         """``run`` with the terms put back where the gain reaches the margin (the best first,

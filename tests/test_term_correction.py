@@ -165,7 +165,7 @@ def test_the_model_is_trained_on_stretches_of_speech():
 def test_blurred_syllables_match_at_a_price(corrector):
     assert blur("ming") == blur("min") == "min" and blur("sheng") == blur("sen") == "sen" and blur("lan") == "nan"
     assert corrector.correct_text("我是名声银行信用卡中心的") == "我是民生银行信用卡中心的"   # ming ~ min
-    strict = TermCorrector(corrector.terms, corrector.lm, corrector.margin, corrector.word_margin, None)
+    strict = TermCorrector(corrector.terms, corrector.lm, corrector.margin, corrector.word_margin, 0.0)
     assert strict.correct_text("我是名声银行信用卡中心的") == "我是名声银行信用卡中心的"
     assert strict.sounds_like("名声银行", "民生银行") is None and corrector.sounds_like("名声银行", "民生银行") == 1
     assert corrector.sounds_like("于七", "逾期") == 0
