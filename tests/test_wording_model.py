@@ -25,8 +25,8 @@ OFF = {n: None for n in NAMES}
 # sentences in no labelled set (own wording)
 CHILD_SCHOOL = "你儿子在实验小学上三年级吧,放学挺晚的"          # veiled threat, no threat word
 FAREWELL = "等我走了,保险的钱够还你们的"                           # self-harm as a farewell
-SCAM_QUESTION = "你们是不是骗子啊,怎么证明"                       # asking whether the caller is a scam
-CALLS_VENTING = "你们一天打八遍电话,烦不烦啊"                      # venting about the calls
+SCAM_QUESTION = "你们到底是不是骗子啊,烦死了"                     # asking whether the caller is a scam
+CALLS_VENTING = "你们天天打天天打,烦不烦啊"                        # venting about the calls
 PAST_DISCLOSURE = "你爸妈早就知道你欠我们钱了"                      # privacy, not a threat
 LAWSUIT = "我们会依法起诉,请你做好准备"                             # lawful process
 HARDSHIP = "工资又拖了三个月,房租都交不起"                          # negative without a cue
@@ -91,8 +91,8 @@ def test_threshold_from_the_pack_decides(tmp_path):
 
 
 def test_guards_hold_where_the_model_scores_high():
-    abuse_t = learned.layer(pack("abuse")).threshold
-    threat_t = learned.layer(pack("threat")).threshold
+    abuse_t = learned.layer(pack("abuse")).threshold_for("customer")
+    threat_t = learned.layer(pack("threat")).threshold_for("collector")
     # asking whether the caller is a scam, venting about the calls: the model is over its
     # threshold, the pack's `unless` keeps the label off
     for text in (SCAM_QUESTION, CALLS_VENTING):
@@ -108,7 +108,7 @@ def test_guards_hold_where_the_model_scores_high():
     assert proba("wording_self_harm", FAREWELL) >= learned.layer(pack("self_harm")).threshold
     assert "self_harm" not in analyze_text("collector", FAREWELL).labels
     # the privacy model reads threats as disclosures; where a threat rule fired it stays a threat
-    text = "我们知道你孩子在哪个学校上学"
+    text = "你老婆在哪上班我们都清楚"
     assert proba("wording_privacy", text) >= learned.layer(pack("privacy")).threshold
     assert analyze_text("collector", text).labels == ["threat"]
 
@@ -142,9 +142,9 @@ def test_evaluation_combines_as_the_detectors_do(sets):
 
 
 def test_sets_have_no_duplicates_and_loso_holds_each_set_out(sets):
-    # only blind7 and blind8 (copied in unchanged as their blind writers wrote them) repeat a
+    # only blind7, blind8 and blind11 (copied in unchanged as their blind writers wrote them) repeat a
     # few earlier texts; load_sets drops them from them
-    assert {d[0] for d in duplicates()} <= {"blind7", "blind8"}
+    assert {d[0] for d in duplicates()} <= {"blind7", "blind8", "blind11"}
     assert list(sets) == list(SET_FILES)
     for name, train, test in loso_splits(sets):
         assert test == sets[name] and all(r["set"] != name for r in train)

@@ -26,6 +26,10 @@ THANKS = "太感谢你了 帮了大忙"                      # positive cue
 FED_UP = "烦死了 别打了"                             # negative cue
 
 
+# a veto no probability reaches (the round-5 models, C 32, give a plain insult 0.999 and more)
+NEVER = 1.01
+
+
 def swapped(label: str, veto: float | None, sentiment: str | None = None) -> dict[str, learned.Layer]:
     """{model name: the shipped layer with `veto`} for a label's pack or a sentiment side; a veto
     over 0.99 comes with a threshold of 1 (the model then never adds the label back either)."""
@@ -47,7 +51,7 @@ def from_rules(a, label: str) -> bool:
 def test_a_rule_reading_stands_unless_the_model_vetoes_it():
     with learned.using({}, swapped("abuse", None)):
         assert from_rules(analyze_text("collector", INSULT), "abuse")
-    with learned.using({}, swapped("abuse", 0.999)):      # the model can never reach this
+    with learned.using({}, swapped("abuse", NEVER)):      # no probability reaches this
         # the rule's reading is gone (the COLD classifier, which the veto leaves alone, may still speak)
         assert not from_rules(analyze_text("collector", INSULT), "abuse")
     with learned.using({}, swapped("abuse", 0.001)):      # nor fall under this
@@ -56,7 +60,7 @@ def test_a_rule_reading_stands_unless_the_model_vetoes_it():
 
 def test_the_veto_applies_only_to_roles_the_layer_may_label():
     lay = learned.layer(pack("abuse"))
-    narrowed = {lay.name: dataclasses.replace(lay, veto=0.999, threshold=1.0, role_thresholds=(),
+    narrowed = {lay.name: dataclasses.replace(lay, veto=NEVER, threshold=1.0, role_thresholds=(),
                                               roles=frozenset({"customer"}))}
     with learned.using({}, narrowed):
         assert from_rules(analyze_text("collector", INSULT), "abuse")
@@ -67,17 +71,17 @@ def test_model_hits_are_never_vetoed():
     p = pack("abuse")
     rule = Hit("abuse.insult.noun", "abuse", 0.9, "high", 0, 3)
     model = Hit("model:wording_abuse", "abuse", 0.9, "high", 0, 3)
-    with learned.using({}, swapped("abuse", 0.999)):
+    with learned.using({}, swapped("abuse", NEVER)):
         assert learned.confirmed(p, [rule, model], normalize(INSULT), "collector") == [model]
 
 
 def test_threatened_disclosure_keeps_privacy_only_where_the_privacy_model_agrees():
     with learned.using({}, swapped("privacy", None)):
         assert {"threat", "privacy"} <= set(analyze_text("collector", EXPOSE).labels)
-    with learned.using({}, swapped("privacy", 0.999)):
+    with learned.using({}, swapped("privacy", NEVER)):
         labels = analyze_text("collector", EXPOSE).labels
         assert "threat" in labels and "privacy" not in labels
-    with learned.using({}, {**swapped("threat", 0.999), **swapped("privacy", None)}):
+    with learned.using({}, {**swapped("threat", NEVER), **swapped("privacy", None)}):
         a = analyze_text("collector", EXPOSE)      # a vetoed threat takes its privacy with it
         assert "threat" not in a.labels
         assert "privacy" not in a.hits or not a.hits["privacy"].rule_id.startswith("threat.")
@@ -86,11 +90,11 @@ def test_threatened_disclosure_keeps_privacy_only_where_the_privacy_model_agrees
 def test_sentiment_cues_checked_by_their_model():
     with learned.using({}, swapped("", None, "positive")):
         assert analyze_text("customer", THANKS).sentiment == "positive"
-    with learned.using({}, swapped("", 0.999, "positive")):
+    with learned.using({}, swapped("", NEVER, "positive")):
         assert analyze_text("customer", THANKS).sentiment == "neutral"
     with learned.using({}, swapped("", None, "negative")):
         assert analyze_text("customer", FED_UP).sentiment == "negative"
-    with learned.using({}, {**swapped("", 0.999, "negative"), **swapped("", 0.999, "positive")}):
+    with learned.using({}, {**swapped("", NEVER, "negative"), **swapped("", NEVER, "positive")}):
         assert analyze_text("customer", FED_UP).sentiment == "neutral"
         # misconduct still forces negative whatever the sentiment vetoes
         assert analyze_text("collector", INSULT).sentiment == "negative"
@@ -99,7 +103,9 @@ def test_sentiment_cues_checked_by_their_model():
 def test_shipped_vetoes_are_set_below_the_thresholds_and_never_on_self_harm():
     for label in ("abuse", "threat", "privacy"):
         lay = learned.layer(pack(label))
-        assert lay.veto is not None and 0 < lay.veto < min([lay.threshold, *dict(lay.role_thresholds).values()]), label
+        # round 5's sweep (blind8, blind9, blind11 as first seen) found privacy best without one
+        if label != "privacy" or lay.veto is not None:
+            assert lay.veto is not None and 0 < lay.veto < min([lay.threshold, *dict(lay.role_thresholds).values()]), label
         assert lay.min_chars >= 6
     assert learned.layer(pack("self_harm")).veto is None   # a self-harm signal is never overruled
     neg, pos = learned.sentiment_layers(pack("sentiment"))
@@ -160,6 +166,6 @@ def test_round3_sets_train_and_blind8_is_the_surrogate():
 def test_evaluation_detects_with_the_swapped_layers():
     rows = [{"id": "x", "role": "customer", "text": THANKS}]
     models = {n: load_model(n) for n in eval_wording.MODEL_NAMES}
-    vetoed = eval_wording.detected(rows, models, swapped("", 0.999, "positive"))
+    vetoed = eval_wording.detected(rows, models, swapped("", NEVER, "positive"))
     kept = eval_wording.detected(rows, models, swapped("", None, "positive"))
     assert kept["x"][1] == "positive" and vetoed["x"][1] == "neutral"

@@ -61,9 +61,10 @@ def test_asking_to_stop_calling_is_not_a_threat(text):
 def test_round4_sets_and_surrogates():
     sets = load_sets()
     assert {"blind9", "dev13", "dev14"} <= set(sets)
-    # blind9 trains as adjudicated; blind10 judges round 4 and trains nothing
+    # blind9 trains as adjudicated; blind10 judged round 4 (and trains only from round 5 on,
+    # after it was spent: test_wording_round5)
     assert SET_FILES["blind9"].name == "blind9_adjudicated_utterances.jsonl"
-    assert not any("blind10" in str(p) for p in SET_FILES.values())
+    assert list(SET_FILES).index("blind10") > list(SET_FILES).index("dev14")
     test, train = SURROGATE_R4
     assert test == "blind9" and set(train) == set(SET_FILES) - {"blind9"}
     assert SURROGATE_R3[0] == "blind8" and "blind9" not in SURROGATE_R3[1]

@@ -61,7 +61,7 @@ from analysis.evaluate import prf
 from analysis.features import LinearModel
 from analysis.normalize import normalize
 from analysis.rules import pack
-from analysis.training.labelled_sets import SURROGATE, SURROGATE_R1, SURROGATE_R3, SURROGATE_R4, load_sets
+from analysis.training.labelled_sets import SURROGATE, SURROGATE_R1, SURROGATE_R3, SURROGATE_R4, SURROGATE_R5, load_sets
 from analysis.training.train_wording import LABEL_MODELS, MODEL_NAMES, RECIPE, SENTIMENT_MODELS, matrix, train_all
 
 LABELS = tuple(LABEL_MODELS)  # abuse, threat, privacy, self_harm
@@ -302,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--surrogate", type=Path, nargs="?", const=Path("-"), metavar="RULES.jsonl",
                     help="the surrogate split; RULES.jsonl: its test set annotated by older rules (default: this checkout's)")
-    ap.add_argument("--surrogate-set", choices=("r4", "r3", "r2", "r1"), default="r4",
-                    help="r4: blind9 as first seen (default); r3: blind8; r2: blind7; r1: round 1's blind6")
+    ap.add_argument("--surrogate-set", choices=("r5", "r4", "r3", "r2", "r1"), default="r5",
+                    help="r5: blind11 as first seen (default); r4: blind9; r3: blind8; r2: blind7; r1: round 1's blind6")
     ap.add_argument("--veto-sweep", action="store_true",
                     help="with --surrogate: F1 (sentiment accuracy) per veto value of each vetoing model")
     ap.add_argument("--precision", type=float, default=0.9,
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--set: {key}={value!r} is not a {type(RECIPE[key]).__name__}")
     if args.surrogate:
         surrogate(None if str(args.surrogate) == "-" else args.surrogate, args.precision, args.sentiment_precision,
-                  {"r4": SURROGATE_R4, "r3": SURROGATE_R3, "r2": SURROGATE, "r1": SURROGATE_R1}[args.surrogate_set], args.veto_sweep)
+                  {"r5": SURROGATE_R5, "r4": SURROGATE_R4, "r3": SURROGATE_R3, "r2": SURROGATE, "r1": SURROGATE_R1}[args.surrogate_set], args.veto_sweep)
     else:
         loso(args.precision, args.sentiment_precision)
     return 0

@@ -45,11 +45,19 @@ SET_FILES = {
     "blind9": EVALDATA / "blind9_adjudicated_utterances.jsonl",
     "dev13": EVALDATA / "dev13_utterances.jsonl",
     "dev14": EVALDATA / "dev14_utterances.jsonl",
+    # round 5: blind10 and blind11 as adjudicated (both judged round 4 once, now spent)
+    "blind10": EVALDATA / "blind10_adjudicated_utterances.jsonl",
+    "blind11": EVALDATA / "blind11_adjudicated_utterances.jsonl",
+    "dev15": EVALDATA / "dev15_utterances.jsonl",
+    "dev16": EVALDATA / "dev16_utterances.jsonl",
 }
 SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
 SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n not in ("blind8", "blind9")))
 # round 4: blind9 as first seen (the round-3 rules, vetoes and thresholds were frozen before it)
 SURROGATE_R4 = ("blind9", tuple(n for n in SET_FILES if n != "blind9"))
+# round 5: blind11 as first seen (written after round 4 was frozen); dev15 and dev16 were written
+# with blind10/11's kinds of misses in mind, so they train neither side
+SURROGATE_R5 = ("blind11", tuple(n for n in SET_FILES if n not in ("blind11", "dev15", "dev16")))
 SURROGATE_R1 = ("blind6", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7"))
 
 

@@ -26,7 +26,7 @@ LABEL_MODELS = {"abuse": "wording_abuse", "threat": "wording_threat",
                 "privacy": "wording_privacy", "self_harm": "wording_self_harm"}
 SENTIMENT_MODELS = {"negative": "wording_sentiment_neg", "positive": "wording_sentiment_pos"}
 MODEL_NAMES = tuple(LABEL_MODELS.values()) + tuple(SENTIMENT_MODELS.values())
-RECIPE = {"n_features": 2 ** 16, "ngram_max": 3, "word_ngram_max": 2, "C": 4.0, "class_weight": "balanced"}
+RECIPE = {"n_features": 2 ** 16, "ngram_max": 3, "word_ngram_max": 2, "C": 32.0, "class_weight": "balanced"}
 
 
 def matrix(rows: list[dict], recipe: dict = RECIPE):
