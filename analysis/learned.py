@@ -10,7 +10,7 @@ The model ADDS a label the rules did not give; with `veto` set (round 3) it also
 rules: a rule's reading stands only where the model's probability is at least `veto`
 (`confirmed`). `min_chars`: on shorter turns the model neither adds nor vetoes. Thresholds
 were chosen by leave-one-set-out (`analysis.training.eval_wording`: held-out precision >= 0.9,
-abuse 0.95; sentiment 0.9), vetoes on blind8 and blind9 as first seen (`--veto-sweep`). Where
+abuse 0.95; sentiment 0.9), vetoes on blind8, blind9 and blind11 as first seen (`--veto-sweep`, round 5). Where
 a rule of the pack matched only under a negator (a denial: 我们不会让你单位知道), the model adds
 nothing either.
 

@@ -2,8 +2,12 @@
 
     python -m analysis.training.eval_wording                      # LOSO table, thresholds
     python -m analysis.training.eval_wording --surrogate [--veto-sweep]
-        # round 4 (default --surrogate-set r4): blind9 as first seen (round 3 was frozen before
-        # it was opened), models trained on every other set; --veto-sweep: F1 per veto value
+        # round 5 (default --surrogate-set r5): blind11 as first seen (round 4 was frozen before
+        # it was written), models trained on every set but blind11, dev15 and dev16 (written with
+        # blind11's misses in mind); --veto-sweep: F1 per veto value
+    python -m analysis.training.eval_wording --surrogate --surrogate-set r4
+        # round 4: blind9 as first seen (round 3 was frozen before it was opened), models
+        # trained on every other set
     python -m analysis.training.eval_wording --surrogate --surrogate-set r3
         # round 3: blind8 as first seen (the rules were frozen before it was written), models
         # trained on every set but blind8 and blind9
