@@ -28,7 +28,7 @@ FAREWELL = "等我走了,保险的钱够还你们的"                           
 SCAM_QUESTION = "你们到底是不是骗子啊,烦死了"                     # asking whether the caller is a scam
 CALLS_VENTING = "你们天天打天天打,烦不烦啊"                        # venting about the calls
 PAST_DISCLOSURE = "你爸妈早就知道你欠我们钱了"                      # privacy, not a threat
-LAWSUIT = "我们会依法起诉,请你做好准备"                             # lawful process
+LAWSUIT = "再拖下去 我们只能走法律程序了 你好自为之"                     # lawful process
 HARDSHIP = "工资又拖了三个月,房租都交不起"                          # negative without a cue
 
 
@@ -142,9 +142,9 @@ def test_evaluation_combines_as_the_detectors_do(sets):
 
 
 def test_sets_have_no_duplicates_and_loso_holds_each_set_out(sets):
-    # only blind7, blind8 and blind11 (copied in unchanged as their blind writers wrote them) repeat a
+    # only blind7, blind8, blind11 and blind12 (copied in unchanged as their blind writers wrote them) repeat a
     # few earlier texts; load_sets drops them from them
-    assert {d[0] for d in duplicates()} <= {"blind7", "blind8", "blind11"}
+    assert {d[0] for d in duplicates()} <= {"blind7", "blind8", "blind11", "blind12"}
     assert list(sets) == list(SET_FILES)
     for name, train, test in loso_splits(sets):
         assert test == sets[name] and all(r["set"] != name for r in train)

@@ -1,7 +1,7 @@
 """Round 5 of issue 15's wording rows: blind10 and blind11 (spent) and two new training sets
 train, the models are fitted with C 32, threatened exposure through any group chat or community
 body is threat + privacy, a promise not to tell anyone gets no privacy from the model, blind11 is
-the round's surrogate and blind12 judges (it trains nothing).
+the round's surrogate and blind12 judged it (blind12 trains from round 6 on).
 
 Real packs, real shipped models; sentences are this file's own wording.
 """
@@ -27,24 +27,25 @@ def test_round5_sets_surrogate_and_blind12_kept_out():
     # the spent blind sets train as adjudicated, after every set written before them
     assert SET_FILES["blind10"].name == "blind10_adjudicated_utterances.jsonl"
     assert SET_FILES["blind11"].name == "blind11_adjudicated_utterances.jsonl"
-    assert names[-4:] == ["blind10", "blind11", "dev15", "dev16"]
+    assert names[names.index("dev14") + 1:][:4] == ["blind10", "blind11", "dev15", "dev16"]
     assert len(sets["dev15"]) >= 500 and len(sets["dev16"]) >= 500
-    # blind12 judges round 5: no file of it trains
-    assert not any("blind12" in str(p) for p in SET_FILES.values())
+    # blind12 judged round 5 and trains only after it (round 6), as adjudicated
+    assert names.index("blind12") > names.index("dev16")
     assert (EVALDATA / "blind12_utterances.jsonl").exists()
     # blind11 as first seen; dev15/dev16 were written with blind10/11's kinds of misses in mind
     test, train = SURROGATE_R5
     assert test == "blind11" and set(train) == set(SET_FILES) - {"blind11", "dev15", "dev16"}
 
 
-def test_blind12_gold_files_agree():
-    """blind12's adjudicated gold differs from the writer's only on the rows the two readings
-    did, as the adjudicator decided."""
+@pytest.mark.parametrize("blind", ["blind12", "blind13"])
+def test_adjudicated_gold_files_agree(blind):
+    """A blind set's adjudicated gold differs from the writer's only on the rows the two
+    readings did, as the adjudicator decided (blind13: round 6's)."""
     def rows(name):
         with open(EVALDATA / name, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
-    writer, second, adjudicated = (rows(f"blind12_{n}.jsonl") for n in ("utterances", "second_reading", "adjudicated_utterances"))
-    decided = {r["id"]: r for r in rows("blind12_adjudication.jsonl")}
+    writer, second, adjudicated = (rows(f"{blind}_{n}.jsonl") for n in ("utterances", "second_reading", "adjudicated_utterances"))
+    decided = {r["id"]: r for r in rows(f"{blind}_adjudication.jsonl")}
     assert len(writer) == len(second) == len(adjudicated) >= 400
     judged = {"abuse", "threat", "privacy", "pii", "self_harm"}
     for w, s, a in zip(writer, second, adjudicated):
@@ -59,11 +60,12 @@ def test_blind12_gold_files_agree():
 
 
 def test_shipped_models_are_the_round5_recipe():
+    # (round 6 kept the recipe and added blind12 and dev17; blind13 judges it)
     assert train_wording.RECIPE["C"] == 32.0
     for name in train_wording.MODEL_NAMES:
         meta = load_model(name).meta
         assert meta["recipe"]["C"] == 32.0
-        assert "dev16" in meta["trained_on"] and "blind12" not in meta["trained_on"]
+        assert "dev16" in meta["trained_on"] and "blind13" not in meta["trained_on"]
 
 
 @pytest.mark.parametrize("text", [

@@ -50,6 +50,9 @@ SET_FILES = {
     "blind11": EVALDATA / "blind11_adjudicated_utterances.jsonl",
     "dev15": EVALDATA / "dev15_utterances.jsonl",
     "dev16": EVALDATA / "dev16_utterances.jsonl",
+    # round 6: blind12 as adjudicated (judged round 5 once, now spent)
+    "blind12": EVALDATA / "blind12_adjudicated_utterances.jsonl",
+    "dev17": EVALDATA / "dev17_utterances.jsonl",
 }
 SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
 SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n not in ("blind8", "blind9")))

@@ -1,0 +1,78 @@
+"""Round 6 of issue 15's wording rows: disclosure reaches online audiences and the people around
+the debtor at work; a disclosure already sent is privacy, not a threat; blind12 trains and blind13
+judges.
+
+Real packs with the learned layer off (the rules' own reading), unless said; sentences are this
+file's own wording.
+"""
+from __future__ import annotations
+
+import pytest
+
+from analysis import learned
+from analysis.annotate import analyze_text
+from analysis.normalize import normalize
+from analysis.rules import pack
+from analysis.training import train_wording
+from analysis.training.labelled_sets import SET_FILES
+
+OFF = {n: None for n in train_wording.MODEL_NAMES}
+
+
+def rules(role: str, text: str) -> set[str]:
+    with learned.using(OFF):
+        return set(analyze_text(role, text).labels)
+
+
+@pytest.mark.parametrize("text", [
+    "再拖着不还 我就去你直播间 把你欠款的事在公屏上刷一刷",
+    "你抖音视频下面我天天留言 说你欠钱不还",
+    "你那个小红书我找到了 每条笔记下面都给你留言 说你是老赖",
+])
+def test_threatened_exposure_to_an_online_audience(text):
+    assert {"threat", "privacy"} <= rules("collector", text)
+
+
+@pytest.mark.parametrize("text", [
+    "你想让你们班主任天天接我们的电话吗",
+    "不还的话 我就跟你那些员工说说你欠了多少",
+])
+def test_threatened_exposure_to_the_people_around_the_debtor(text):
+    assert {"threat", "privacy"} <= rules("collector", text)
+
+
+def test_a_colleague_named_at_the_workplace_is_a_disclosure():
+    text = "喂 是你们酒店前台吧 你们那个保安老周在我们这逾期两个月了"
+    assert rules("collector", text) == {"privacy"}
+
+
+def test_a_disclosure_already_sent_is_privacy_not_a_threat():
+    for text in ("我们昨天已经给你们单位人事寄了催收函", "我已经给你们公司发了邮件 附了你的欠款明细"):
+        labels = rules("collector", text)
+        assert "privacy" in labels and "threat" not in labels, text
+
+
+def test_refusing_calls_is_not_a_denial_and_a_question_is_not_a_negator():
+    # "不接电话" after a threat is the debtor's refusal, not the collector promising not to tell
+    # (the rules read no denial there, so the learned layer may still speak)
+    text = "你以为我们不会告诉你家里人吗 你再不接电话试试"
+    assert not pack("threat").denied(normalize(text), "collector")
+    assert {"threat", "privacy"} <= set(analyze_text("collector", text).labels)
+    # "在不在" asks whether someone is there; the disclosure after it stands
+    text = "你们车间主任在不在 你们厂里那个工人小王欠我们三万没还"
+    assert not pack("privacy").denied(normalize(text), "collector")
+    assert "privacy" in rules("collector", text)
+
+
+@pytest.mark.parametrize("text", [
+    "您放心 我们只打您本人电话 不会去您直播间说什么",
+    "你的粉丝群我们不会去的 这个你放心",
+    "麻烦你让你们店员转告老板 回个电话就行",
+])
+def test_lawful_twins_stay_clean(text):
+    assert not {"threat", "privacy"} & rules("collector", text)
+
+
+def test_blind12_trains_and_blind13_does_not():
+    assert SET_FILES["blind12"].name == "blind12_adjudicated_utterances.jsonl"
+    assert not any("blind13" in str(p) for p in SET_FILES.values())
