@@ -37,10 +37,10 @@ def test_round5_sets_surrogate_and_blind12_kept_out():
     assert test == "blind11" and set(train) == set(SET_FILES) - {"blind11", "dev15", "dev16"}
 
 
-@pytest.mark.parametrize("blind", ["blind12", "blind13"])
+@pytest.mark.parametrize("blind", ["blind12", "blind13", "blind14"])
 def test_adjudicated_gold_files_agree(blind):
     """A blind set's adjudicated gold differs from the writer's only on the rows the two
-    readings did, as the adjudicator decided (blind13: round 6's)."""
+    readings did, as the adjudicator decided (blind13: round 6's, blind14: round 7's)."""
     def rows(name):
         with open(EVALDATA / name, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
@@ -60,12 +60,12 @@ def test_adjudicated_gold_files_agree(blind):
 
 
 def test_shipped_models_are_the_round5_recipe():
-    # (round 6 kept the recipe and added blind12 and dev17; blind13 judges it)
+    # (rounds 6 and 7 kept the recipe and added blind12, dev17, blind13 and dev18; blind14 judges)
     assert train_wording.RECIPE["C"] == 32.0
     for name in train_wording.MODEL_NAMES:
         meta = load_model(name).meta
         assert meta["recipe"]["C"] == 32.0
-        assert "dev16" in meta["trained_on"] and "blind13" not in meta["trained_on"]
+        assert "dev16" in meta["trained_on"] and "blind14" not in meta["trained_on"]
 
 
 @pytest.mark.parametrize("text", [

@@ -1,6 +1,6 @@
-"""Round 6 of issue 15's wording rows: disclosure reaches online audiences and the people around
-the debtor at work; a disclosure already sent is privacy, not a threat; blind12 trains and blind13
-judges.
+"""Rounds 6 and 7 of issue 15's wording rows: disclosure reaches online audiences and the people
+around the debtor at work; a disclosure already sent is privacy, not a threat; false consequences
+said plainly (窝藏罪, 毕不了业, 坐不了飞机); blind12 and then blind13 train, blind14 judges round 7.
 
 Real packs with the learned layer off (the rules' own reading), unless said; sentences are this
 file's own wording.
@@ -73,6 +73,37 @@ def test_lawful_twins_stay_clean(text):
     assert not {"threat", "privacy"} & rules("collector", text)
 
 
-def test_blind12_trains_and_blind13_does_not():
+def test_blind12_trains_and_blind13_only_after_it_judged_round_6():
+    names = list(SET_FILES)
     assert SET_FILES["blind12"].name == "blind12_adjudicated_utterances.jsonl"
-    assert not any("blind13" in str(p) for p in SET_FILES.values())
+    assert SET_FILES["blind13"].name == "blind13_adjudicated_utterances.jsonl"
+    assert names.index("blind13") > names.index("dev17") > names.index("blind12")
+
+
+# round 7 (same kinds, kept beside round 6's): false consequences said plainly, and disclosures
+# already made said with 刚 ("just now")
+@pytest.mark.parametrize("text", [
+    "你这是包庇 我们会连你一起起诉",
+    "再不还钱 你这个研究生就别想毕业了",
+    "你以后坐不了飞机 你信不信",
+])
+def test_false_consequences_said_plainly(text):
+    assert "threat" in rules("collector", text)
+
+
+def test_a_court_judgment_is_a_lawful_consequence():
+    text = "法院判决后还不履行 您可能被列为失信被执行人 坐不了飞机"
+    assert "threat" not in rules("collector", text)
+
+
+def test_a_disclosure_made_just_now_is_privacy_not_a_threat():
+    labels = rules("collector", "我刚给你们单位人事发了邮件 写了你欠款的金额")
+    assert "privacy" in labels and "threat" not in labels
+    # a threat after 刚 is still a threat
+    assert "threat" in rules("collector", "你再不还 我刚说了 我就告诉你们领导")
+
+
+def test_blind14_judges_round_7_and_trains_nothing():
+    names = list(SET_FILES)
+    assert names.index("dev18") > names.index("blind13")
+    assert not any("blind14" in str(p) for p in SET_FILES.values())
