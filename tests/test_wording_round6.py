@@ -103,7 +103,6 @@ def test_a_disclosure_made_just_now_is_privacy_not_a_threat():
     assert "threat" in rules("collector", "你再不还 我刚说了 我就告诉你们领导")
 
 
-def test_blind14_judges_round_7_and_trains_nothing():
+def test_blind14_judged_round_7_before_it_trained():
     names = list(SET_FILES)
-    assert names.index("dev18") > names.index("blind13")
-    assert not any("blind14" in str(p) for p in SET_FILES.values())
+    assert names.index("blind14") > names.index("dev18") > names.index("blind13")
