@@ -37,7 +37,7 @@ def test_round5_sets_surrogate_and_blind12_kept_out():
     assert test == "blind11" and set(train) == set(SET_FILES) - {"blind11", "dev15", "dev16"}
 
 
-@pytest.mark.parametrize("blind", ["blind12", "blind13", "blind14"])
+@pytest.mark.parametrize("blind", ["blind12", "blind13", "blind14", "blind15", "blind16"])
 def test_adjudicated_gold_files_agree(blind):
     """A blind set's adjudicated gold differs from the writer's only on the rows the two
     readings did, as the adjudicator decided (blind13: round 6's, blind14: round 7's)."""
@@ -60,7 +60,7 @@ def test_adjudicated_gold_files_agree(blind):
 
 
 def test_shipped_models_are_the_round5_recipe():
-    # (rounds 6 to 8 kept the recipe and added blind12-14 and dev17-19; blind15 judges round 8)
+    # (rounds 6 to 9 kept the recipe and added blind12-15 and dev17-20; blind16 judges round 9)
     assert train_wording.RECIPE["C"] == 32.0
     # the newest blind set judges the round in progress and trains nothing until it is spent
     newest = max((p.name.split("_")[0] for p in EVALDATA.glob("blind*_utterances.jsonl")

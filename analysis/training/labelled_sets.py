@@ -59,6 +59,9 @@ SET_FILES = {
     # round 8: blind14 as adjudicated (judged round 7 once, now spent)
     "blind14": EVALDATA / "blind14_adjudicated_utterances.jsonl",
     "dev19": EVALDATA / "dev19_utterances.jsonl",
+    # round 9: blind15 as adjudicated (judged round 8 once, now spent)
+    "blind15": EVALDATA / "blind15_adjudicated_utterances.jsonl",
+    "dev20": EVALDATA / "dev20_utterances.jsonl",
 }
 SURROGATE = ("blind7", ("dev", "heldout", "heldout2", "heldout3", "blind4", "blind5", "dev7", "blind6", "dev8", "dev9"))
 SURROGATE_R3 = ("blind8", tuple(n for n in SET_FILES if n not in ("blind8", "blind9")))
