@@ -21,7 +21,9 @@ UTTERANCE_SETS = [("blind6_utterances.jsonl", "b6"), ("blind7_utterances.jsonl",
                   ("blind11_utterances.jsonl", "b11"), ("blind9_adjudicated_utterances.jsonl", "b9"),
                   ("blind10_adjudicated_utterances.jsonl", "b10"), ("blind11_adjudicated_utterances.jsonl", "b11")]
 # sets whose gold was read a second time and adjudicated before any detector ran on them
-ADJUDICATED = ("blind9", "blind10", "blind11")
+ADJUDICATED = ("blind9", "blind10", "blind11", "blind12", "blind13", "blind14", "blind15", "blind16")
+UTTERANCE_SETS += [(f"{name}{kind}_utterances.jsonl", f"b{name[5:]}") for name in ADJUDICATED[3:]
+                   for kind in ("", "_adjudicated")]
 
 # the label names of LABELS.md (misconduct, personal data, required steps)
 LABEL_NAMES = {"abuse", "threat", "privacy", "self_harm", "pii", "identity_disclosure",
@@ -29,7 +31,10 @@ LABEL_NAMES = {"abuse", "threat", "privacy", "self_harm", "pii", "identity_discl
 ROLES = {"collector", "customer", "third_party"}
 KINDS = {"id", "card", "phone", "id_partial", "name", "address", "employer"}
 DIGITS = {**{str(i): i for i in range(10)}, **dict(zip("零一二三四五六七八九", range(10))),
-          "〇": 0, "幺": 1, "两": 2}
+          **dict(zip("壹贰叁肆伍陆柒捌玖", range(1, 10))), "〇": 0, "幺": 1, "两": 2}
+# a number written in an ASR garble the digit reader cannot read (十三八 for 一三八), as both
+# annotators read it
+GARBLED_NUMBERS = {"b16-342": "13812345678"}
 
 
 def _rows(name):
@@ -97,6 +102,10 @@ def test_blind_pii_rows_hold_a_full_number(name, prefix):
     # a row may also say a partial number (尾号…) before the full one: one number said must be full
     for r in _rows(name):
         if "pii" not in r["labels"]:
+            continue
+        if r["id"] in GARBLED_NUMBERS:
+            reading = GARBLED_NUMBERS[r["id"]]   # the reader sees every digit but the garbled first one
+            assert _full_number(reading) and reading[1:] == _digits(r["text"]), r["id"]
             continue
         assert _full_number(_digits(r["text"])) or any(map(_full_number, _spoken_numbers(r["text"]))), r["id"]
 

@@ -7,7 +7,6 @@ Real packs, real shipped models; sentences are this file's own wording.
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -35,28 +34,6 @@ def test_round5_sets_surrogate_and_blind12_kept_out():
     # blind11 as first seen; dev15/dev16 were written with blind10/11's kinds of misses in mind
     test, train = SURROGATE_R5
     assert test == "blind11" and set(train) == set(SET_FILES) - {"blind11", "dev15", "dev16"}
-
-
-@pytest.mark.parametrize("blind", ["blind12", "blind13", "blind14", "blind15", "blind16"])
-def test_adjudicated_gold_files_agree(blind):
-    """A blind set's adjudicated gold differs from the writer's only on the rows the two
-    readings did, as the adjudicator decided (blind13: round 6's, blind14: round 7's)."""
-    def rows(name):
-        with open(EVALDATA / name, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    writer, second, adjudicated = (rows(f"{blind}_{n}.jsonl") for n in ("utterances", "second_reading", "adjudicated_utterances"))
-    decided = {r["id"]: r for r in rows(f"{blind}_adjudication.jsonl")}
-    assert len(writer) == len(second) == len(adjudicated) >= 400
-    judged = {"abuse", "threat", "privacy", "pii", "self_harm"}
-    for w, s, a in zip(writer, second, adjudicated):
-        assert w["id"] == s["id"] == a["id"] and w["text"] == a["text"]
-        differ = set(w["labels"]) & judged != set(s["labels"]) & judged or w["sentiment"] != s["sentiment"]
-        assert (w["id"] in decided) == differ
-        if w["id"] in decided:
-            d = decided[w["id"]]
-            assert set(a["labels"]) & judged == set(d["labels"]) and a["sentiment"] == d["sentiment"]
-        else:
-            assert a == w
 
 
 def test_shipped_models_are_the_round5_recipe():
