@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import learned
 from analysis.annotate import analyze_text
-from analysis.training import train_wording
 from analysis.training.labelled_sets import SET_FILES, SURROGATE, SURROGATE_R1, duplicates, load_sets, surrogate_split
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
-
-def rules(role: str, text: str):
-    with learned.using(OFF):
-        return analyze_text(role, text)
-
+from tests.helpers.wording import rules_analysis
 
 @pytest.mark.parametrize("text", [
     "木炭我昨天就买好了,不用再打来了",          # the means bought
@@ -32,7 +23,7 @@ def rules(role: str, text: str):
     "替我跟我老娘说声对不起",                    # farewell
 ])
 def test_self_harm_without_a_death_word(text):
-    a = rules("customer", text)
+    a = rules_analysis("customer", text)
     assert "self_harm" in a.labels and a.hits["self_harm"].rule_id.startswith("self_harm."), text
 
 
@@ -42,7 +33,7 @@ def test_self_harm_without_a_death_word(text):
     "孩子托管班的钱我交了",              # not entrusting the children for good
 ])
 def test_self_harm_plan_kind_is_bounded(text):
-    a = rules("customer", text)
+    a = rules_analysis("customer", text)
     assert a.hits.get("self_harm") is None or a.hits["self_harm"].rule_id != "self_harm.plan", text
 
 
@@ -54,7 +45,7 @@ def test_self_harm_plan_kind_is_bounded(text):
     ("collector", "您要是不配合,由此产生的所有后果都得您自己承担"),
 ])
 def test_insinuated_threats(role, text):
-    a = rules(role, text)
+    a = rules_analysis(role, text)
     assert "threat" in a.labels and a.hits["threat"].rule_id.startswith("threat."), text
 
 
@@ -64,7 +55,7 @@ def test_insinuated_threats(role, text):
     ("collector", "您父母年纪大了,这个事最好别让他们操心"),     # care, not frailty used as leverage
 ])
 def test_insinuation_kind_spares_ordinary_talk(role, text):
-    assert "threat" not in rules(role, text).labels, text
+    assert "threat" not in rules_analysis(role, text).labels, text
 
 
 @pytest.mark.parametrize("text", [

@@ -11,11 +11,8 @@ import pytest
 from analysis import learned
 from analysis.annotate import analyze_text
 from analysis.rules import pack
-from analysis.training import train_wording
 from analysis.training.labelled_sets import SET_FILES, SURROGATE_R3, SURROGATE_R4, load_sets
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
+from tests.helpers.wording import rules_analysis
 
 @pytest.mark.parametrize("text", [
     "您放心 我们绝不会让您单位的人知道这件事",
@@ -40,8 +37,7 @@ def test_denied_means_a_rule_matched_only_under_a_negator():
     "你不怕你那些学生家长们知道你欠钱不还吗",
 ])
 def test_threatened_disclosure_to_a_workplace_or_under_a_condition(text):
-    with learned.using(OFF):
-        a = analyze_text("collector", text)
+    a = rules_analysis("collector", text)
     assert a.hits["threat"].rule_id == "threat.expose.third_party", a.hits
     assert "privacy" in a.labels
 

@@ -16,9 +16,7 @@ from analysis.features import load_model
 from analysis.rules import pack
 from analysis.training import train_wording
 from analysis.training.labelled_sets import EVALDATA, SET_FILES, SURROGATE_R5, load_sets
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
+from tests.helpers.wording import rules_analysis
 
 def test_round5_sets_surrogate_and_blind12_kept_out():
     sets = load_sets()
@@ -55,8 +53,7 @@ def test_shipped_models_are_the_round5_recipe():
     "不还是吧 我就把你的欠款截图发你们商会群",
 ])
 def test_threatened_exposure_through_a_group_is_threat_and_privacy(text):
-    with learned.using(OFF):
-        a = analyze_text("collector", text)
+    a = rules_analysis("collector", text)
     assert {"threat", "privacy"} <= set(a.labels), a.hits
     assert a.hits["threat"].rule_id == "threat.expose.third_party"
 

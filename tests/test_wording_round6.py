@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import learned
 from analysis.annotate import analyze_text
 from analysis.normalize import normalize
 from analysis.rules import pack
-from analysis.training import train_wording
 from analysis.training.labelled_sets import SET_FILES
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
-
-def rules(role: str, text: str) -> set[str]:
-    with learned.using(OFF):
-        return set(analyze_text(role, text).labels)
-
+from tests.helpers.wording import rule_labels
 
 @pytest.mark.parametrize("text", [
     "再拖着不还 我就去你直播间 把你欠款的事在公屏上刷一刷",
@@ -30,7 +21,7 @@ def rules(role: str, text: str) -> set[str]:
     "你那个小红书我找到了 每条笔记下面都给你留言 说你是老赖",
 ])
 def test_threatened_exposure_to_an_online_audience(text):
-    assert {"threat", "privacy"} <= rules("collector", text)
+    assert {"threat", "privacy"} <= rule_labels("collector", text)
 
 
 @pytest.mark.parametrize("text", [
@@ -38,17 +29,17 @@ def test_threatened_exposure_to_an_online_audience(text):
     "不还的话 我就跟你那些员工说说你欠了多少",
 ])
 def test_threatened_exposure_to_the_people_around_the_debtor(text):
-    assert {"threat", "privacy"} <= rules("collector", text)
+    assert {"threat", "privacy"} <= rule_labels("collector", text)
 
 
 def test_a_colleague_named_at_the_workplace_is_a_disclosure():
     text = "喂 是你们酒店前台吧 你们那个保安老周在我们这逾期两个月了"
-    assert rules("collector", text) == {"privacy"}
+    assert rule_labels("collector", text) == {"privacy"}
 
 
 def test_a_disclosure_already_sent_is_privacy_not_a_threat():
     for text in ("我们昨天已经给你们单位人事寄了催收函", "我已经给你们公司发了邮件 附了你的欠款明细"):
-        labels = rules("collector", text)
+        labels = rule_labels("collector", text)
         assert "privacy" in labels and "threat" not in labels, text
 
 
@@ -61,7 +52,7 @@ def test_refusing_calls_is_not_a_denial_and_a_question_is_not_a_negator():
     # "在不在" asks whether someone is there; the disclosure after it stands
     text = "你们车间主任在不在 你们厂里那个工人小王欠我们三万没还"
     assert not pack("privacy").denied(normalize(text), "collector")
-    assert "privacy" in rules("collector", text)
+    assert "privacy" in rule_labels("collector", text)
 
 
 @pytest.mark.parametrize("text", [
@@ -70,7 +61,7 @@ def test_refusing_calls_is_not_a_denial_and_a_question_is_not_a_negator():
     "麻烦你让你们店员转告老板 回个电话就行",
 ])
 def test_lawful_twins_stay_clean(text):
-    assert not {"threat", "privacy"} & rules("collector", text)
+    assert not {"threat", "privacy"} & rule_labels("collector", text)
 
 
 def test_blind12_trains_and_blind13_only_after_it_judged_round_6():
@@ -88,19 +79,19 @@ def test_blind12_trains_and_blind13_only_after_it_judged_round_6():
     "你以后坐不了飞机 你信不信",
 ])
 def test_false_consequences_said_plainly(text):
-    assert "threat" in rules("collector", text)
+    assert "threat" in rule_labels("collector", text)
 
 
 def test_a_court_judgment_is_a_lawful_consequence():
     text = "法院判决后还不履行 您可能被列为失信被执行人 坐不了飞机"
-    assert "threat" not in rules("collector", text)
+    assert "threat" not in rule_labels("collector", text)
 
 
 def test_a_disclosure_made_just_now_is_privacy_not_a_threat():
-    labels = rules("collector", "我刚给你们单位人事发了邮件 写了你欠款的金额")
+    labels = rule_labels("collector", "我刚给你们单位人事发了邮件 写了你欠款的金额")
     assert "privacy" in labels and "threat" not in labels
     # a threat after 刚 is still a threat
-    assert "threat" in rules("collector", "你再不还 我刚说了 我就告诉你们领导")
+    assert "threat" in rule_labels("collector", "你再不还 我刚说了 我就告诉你们领导")
 
 
 def test_blind14_judged_round_7_before_it_trained():

@@ -12,19 +12,15 @@ from analysis import learned
 from analysis.annotate import analyze_text
 from analysis.normalize import normalize
 from analysis.rules import pack
-from analysis.training import train_wording
 from analysis.training.labelled_sets import SET_FILES
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
+from tests.helpers.wording import rules_analysis
 
 @pytest.mark.parametrize("text", [
     "你不还我就告诉你们领导",
     "你再不还 我就打你家里人电话",
 ])
 def test_not_repaying_is_a_condition_not_a_denial(text):
-    with learned.using(OFF):
-        a = analyze_text("collector", text)
+    a = rules_analysis("collector", text)
     assert a.hits["threat"].rule_id == "threat.expose.third_party"
     assert not pack("threat").denied(normalize(text), "collector")
 

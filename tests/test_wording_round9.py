@@ -8,29 +8,19 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import learned
-from analysis.annotate import analyze_text
-from analysis.training import train_wording
 from analysis.training.labelled_sets import SET_FILES
-
-OFF = {n: None for n in train_wording.MODEL_NAMES}
-
-
-def rules(role: str, text: str) -> set[str]:
-    with learned.using(OFF):
-        return set(analyze_text(role, text).labels)
-
+from tests.helpers.wording import rule_labels
 
 @pytest.mark.parametrize("text", [
     "喂 是城南汽修吗 你们厂里有个叫刘强的 欠了我们三万多一直不还",
     "你们美甲店那个叫小雪的 信用卡逾期半年了",
 ])
 def test_a_colleague_named_with_a_relative_clause_is_a_disclosure(text):
-    assert "privacy" in rules("collector", text)
+    assert "privacy" in rule_labels("collector", text)
 
 
 def test_asking_for_a_named_colleague_alone_is_not():
-    assert "privacy" not in rules("collector", "请问你们公司有个叫李明的吗 麻烦让他回个电话")
+    assert "privacy" not in rule_labels("collector", "请问你们公司有个叫李明的吗 麻烦让他回个电话")
 
 
 @pytest.mark.parametrize("text", [
@@ -38,12 +28,12 @@ def test_asking_for_a_named_colleague_alone_is_not():
     "我那把砍刀磨得可快了 你们谁来谁试试",
 ])
 def test_violent_threats_in_imagery(text):
-    assert "threat" in rules("customer", text)
+    assert "threat" in rule_labels("customer", text)
 
 
 @pytest.mark.parametrize("text", ["我今天出海 鱼都喂饱了", "刀磨快了 晚上给你们做鱼吃"])
 def test_their_harmless_twins(text):
-    assert "threat" not in rules("customer", text)
+    assert "threat" not in rule_labels("customer", text)
 
 
 def test_blind15_trains_and_blind16_does_not():
