@@ -84,8 +84,8 @@ def parse_override(item: str) -> tuple[str, object]:
 def settings_key(asr_settings) -> str:
     """``repr(asr_settings)`` without the fields added in round 2 while they hold their default
     (2026-11-29 values), so transcripts cached before they existed stay valid, and without the
-    term correction's fields and ``recover_min_s`` (applied after ``recognise``, so not part of
-    what is cached)."""
+    term correction's and homophone correction's fields and ``recover_min_s`` (applied after
+    ``recognise``, so not part of what is cached)."""
     import dataclasses
 
     from core.settings import AsrSettings
@@ -94,7 +94,7 @@ def settings_key(asr_settings) -> str:
            "no_repeat_ngram_size": 0, "condition_on_previous_text": False, "hallucination_silence_s": 2.0}
     shown = [f"{f.name}={getattr(asr_settings, f.name)!r}" for f in dataclasses.fields(AsrSettings)
              if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])
-             and not f.name.startswith("correction") and f.name != "recover_min_s"]
+             and not f.name.startswith(("correction", "homophone")) and f.name != "recover_min_s"]
     return f"AsrSettings({', '.join(shown)})"
 
 

@@ -1,18 +1,20 @@
-"""False corrections of the ASR term correction on correctly written text.
+"""False corrections of the ASR term and homophone corrections on correctly written text.
 
 usage: .venv/bin/python bench/term_correction.py [--shared ../shared/data] [--show N]
            [--set asr.correction_margin=2.0 ...]
 
-Runs speech/term_correction.py (as ``asr.*`` configures it) over text nobody misheard, where
-every change is a false correction (or the fix of a garble written into the text on purpose):
+Runs speech/term_correction.py and then speech/homophone_correction.py (as ``asr.*`` configures
+them, in the order the transcriber does) over text nobody misheard, where every change is a
+false correction (or the fix of a garble written into the text on purpose):
 - the reference turns of the scripted calls kept here (bench/data/blind_calls*, tests/data/calls_outcomes);
-- the blind utterance sets blind10 and blind11 (collection talk by two writers, not in the
-  language model's training text; they hold a few garbles on purpose: 信用咔, 崔收, 换款);
+- the spent blind utterance set blind16 (collection talk by a writer whose text is not in the
+  language model's training text, analysis/training/labelled_sets.py; a few garbles on purpose);
 - with ``--shared``: ChnSentiCorp dev (hotel, book and laptop reviews), the first 3,000
   waimai_10k reviews and the first 3,000 COLD dev comments (none in the model's training text).
-Prints characters, changes and changes per 10,000 characters per corpus, and the first ``--show``
-changes of each with two characters of context (public or scripted text only).
-CER on calls with and without the correction: ``bench/asr_errors.py --config off:asr.correction=false``.
+Prints characters, changes of each correction and changes per 10,000 characters per corpus,
+and the first ``--show`` changes of each with two characters of context (public or scripted
+text only). CER on calls with and without them: ``bench/asr_errors.py --config
+off:asr.correction=false`` / ``--config off:asr.homophones=false``.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.asr_vocabulary import parse_override  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from speech.asr import term_corrector  # noqa: E402
+from speech.asr import homophone_corrector, term_corrector  # noqa: E402
 
 
 def script_turns() -> list[str]:
@@ -46,8 +48,7 @@ def jsonl_texts(path: Path) -> list[str]:
 
 def corpora(shared: Path | None) -> dict[str, list[str]]:
     out = {"call scripts": script_turns()}
-    for name in ("blind10", "blind11"):
-        out[name] = jsonl_texts(REPO / "analysis" / "evaldata" / f"{name}_utterances.jsonl")
+    out["blind16"] = jsonl_texts(REPO / "analysis" / "evaldata" / "blind16_utterances.jsonl")
     if shared is not None:
         text = shared / "text"
         with open(text / "ChnSentiCorp" / "dev.tsv", encoding="utf-8") as fh:
@@ -89,19 +90,29 @@ def main() -> None:
             print(f"error: --set {spec}: the value is not a TOML scalar", file=sys.stderr)
             raise SystemExit(2) from None
     settings = load_settings(environ={}).with_overrides(overrides)
-    corrector = term_corrector(settings.asr)
-    if corrector is None:
-        print("error: asr.correction is off", file=sys.stderr)
+    corrector, homophones = term_corrector(settings.asr), homophone_corrector(settings.asr)
+    if corrector is None and homophones is None:
+        print("error: asr.correction and asr.homophones are both off", file=sys.stderr)
         raise SystemExit(2)
     shared = args.shared if (args.shared / "text" / "COLD").is_dir() else None
-    print(f"margin {corrector.margin}, common-word margin {corrector.word_margin}, {len(corrector.terms)} terms\n")
-    print("| text | texts | characters | changes | per 10,000 characters |\n|---|---|---|---|---|")
+    if corrector is not None:
+        print(f"terms: margin {corrector.margin}, common-word margin {corrector.word_margin}, {len(corrector.terms)} terms")
+    if homophones is not None:
+        print(f"homophones: margin {homophones.margin}, + {homophones.word_margin} in a common word,"
+              f" + {homophones.edge_margin} at a stretch's edge")
+    print("\n| text | texts | characters | term changes | homophone changes | per 10,000 characters |\n|---|---|---|---|---|---|")
     shown = {}
     for name, texts in corpora(shared).items():
-        found = [c for t in texts for c in changes(t, corrector.correct_text(t))]
+        terms_found, homo_found = [], []
+        for t in texts:
+            fixed = corrector.correct_text(t) if corrector is not None else t
+            terms_found += changes(t, fixed)
+            if homophones is not None:
+                homo_found += changes(fixed, homophones.correct_text(fixed))
         chars = sum(len(t) for t in texts)
-        print(f"| {name} | {len(texts):,} | {chars:,} | {len(found)} | {len(found) / chars * 1e4:.1f} |")
-        shown[name] = found
+        total = len(terms_found) + len(homo_found)
+        print(f"| {name} | {len(texts):,} | {chars:,} | {len(terms_found)} | {len(homo_found)} | {total / chars * 1e4:.1f} |")
+        shown[name] = terms_found + homo_found
     for name, found in shown.items():
         if found and args.show:
             print(f"\n{name}: " + "  ".join(found[:args.show]))

@@ -68,6 +68,12 @@ class AsrSettings:
     correction_margin: float = 2.0        # log10 gain a stretch needs to become a term
     correction_word_margin: float = 6.5   # the same for a stretch that is a common word itself (合适)
     correction_blur_cost: float = 2.0     # one syllable may match blurred (zh/z, in/ing ...) for this much more gain (0 = never)
+    # Single characters put back where Whisper wrote a homophone the sentence rejects (在不海 ->
+    # 再不还, 女是 -> 女士), by the same language model; speech/homophone_correction.py, bench/README.md.
+    homophones: bool = True
+    homophone_margin: float = 4.0         # log10 gain a character needs to become its homophone
+    homophone_word_margin: float = 2.0    # more when it is part of a common word as written
+    homophone_edge_margin: float = 2.0    # more at either end of a stretch of speech (context on one side)
 
     def __post_init__(self) -> None:
         for name, ok, what in (
@@ -84,6 +90,9 @@ class AsrSettings:
             ("correction_margin", self.correction_margin >= 0, ">= 0"),
             ("correction_word_margin", self.correction_word_margin >= 0, ">= 0"),
             ("correction_blur_cost", self.correction_blur_cost >= 0, ">= 0"),
+            ("homophone_margin", self.homophone_margin >= 0, ">= 0"),
+            ("homophone_word_margin", self.homophone_word_margin >= 0, ">= 0"),
+            ("homophone_edge_margin", self.homophone_edge_margin >= 0, ">= 0"),
             ("recover_min_s", self.recover_min_s >= 0, ">= 0"),
         ):
             if not ok:
@@ -95,6 +104,7 @@ class AsrSettings:
             vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
         if self.correction:
             vocabulary_terms(self.correction_terms, "asr.correction_terms")
+        if self.correction or self.homophones:
             if not project_path(self.correction_lm).is_file():
                 raise ValueError(f"asr.correction_lm: no file {project_path(self.correction_lm)}")
 

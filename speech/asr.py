@@ -9,6 +9,7 @@ from core.char_lm import load_lm
 from core.domain import Word
 from core.settings import AsrSettings, project_path, vocabulary_terms
 from speech import logger
+from speech.homophone_correction import HomophoneCorrector
 from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
@@ -51,6 +52,15 @@ def term_corrector(settings: AsrSettings) -> TermCorrector | None:
                          settings.correction_word_margin, settings.correction_blur_cost)
 
 
+def homophone_corrector(settings: AsrSettings) -> HomophoneCorrector | None:
+    """The single-character homophone correction ``asr.homophones`` asks for (the language
+    model at ``asr.correction_lm``); None when off."""
+    if not settings.homophones:
+        return None
+    return HomophoneCorrector(load_lm(str(project_path(settings.correction_lm))), settings.homophone_margin,
+                              settings.homophone_word_margin, settings.homophone_edge_margin)
+
+
 class Transcriber:
     """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
 
@@ -74,6 +84,7 @@ class Transcriber:
         self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
         self.vocabulary = vocabulary_options(settings)
         self.corrector = term_corrector(settings)
+        self.homophones = homophone_corrector(settings)
         self.model_name = folder.name
         logger.info("loaded Whisper model %s on %s (%s)", folder.name, device, compute_type)
         for text in self.vocabulary.values():
@@ -88,7 +99,8 @@ class Transcriber:
         Returns:
             Words in time order, Simplified Chinese, phantom segments and loops dropped,
             speech Whisper left without words decoded again (``asr.recover_min_s``), domain
-            terms put back where Whisper wrote a homophone (``asr.correction``).
+            terms put back where Whisper wrote a homophone (``asr.correction``), then single
+            characters (``asr.homophones``).
         """
         words = drop_unaligned(drop_loops(self.recognise(samples)))
         if self.settings.recover_min_s > 0:
@@ -97,6 +109,10 @@ class Transcriber:
             words, changed = self.corrector.correct_words(words)
             if changed:
                 logger.info("put back %d domain term(s) written as homophones", changed)
+        if self.homophones is not None:
+            words, changed = self.homophones.correct_words(words)
+            if changed:
+                logger.info("put back %d character(s) written as homophones", changed)
         return words
 
     def recover(self, samples: np.ndarray, words: list[Word]) -> list[Word]:

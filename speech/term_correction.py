@@ -212,32 +212,39 @@ class TermCorrector:
 
     def correct_words(self, words: list[Word]) -> tuple[list[Word], int]:
         """``words`` (one channel, in time order) with the terms put back, and how many places
-        changed. A stretch of speech runs over words until a punctuation mark or a pause of
-        ``RUN_GAP_S``; each changed character stays in its word, so timings are kept."""
-        texts = [list(w.text) for w in words]
-        places: list[tuple[int, int]] = []   # (word, character) of the current stretch
-        changed = 0
+        changed (``correct_word_runs``)."""
+        return correct_word_runs(words, self.correct_run)
 
-        def flush() -> None:
-            nonlocal changed
-            if len(places) >= 2:
-                fixed, done = self.correct_run("".join(texts[w][k] for w, k in places))
-                for (w, k), ch in zip(places, fixed):
-                    texts[w][k] = ch
-                changed += len(done)
-            places.clear()
 
-        for wi, word in enumerate(words):
-            if wi and word.start - words[wi - 1].end >= RUN_GAP_S:
+def correct_word_runs(words: list[Word], correct_run) -> tuple[list[Word], int]:
+    """``words`` (one channel, in time order) with ``correct_run`` applied to each stretch of
+    speech, and how many changes it made. A stretch runs over words until a punctuation mark
+    or a pause of ``RUN_GAP_S``; ``correct_run(text) -> (text, changes)`` changes characters one
+    for one, and each changed character stays in its word, so timings are kept."""
+    texts = [list(w.text) for w in words]
+    places: list[tuple[int, int]] = []   # (word, character) of the current stretch
+    changed = 0
+
+    def flush() -> None:
+        nonlocal changed
+        if len(places) >= 2:
+            fixed, done = correct_run("".join(texts[w][k] for w, k in places))
+            for (w, k), ch in zip(places, fixed):
+                texts[w][k] = ch
+            changed += len(done)
+        places.clear()
+
+    for wi, word in enumerate(words):
+        if wi and word.start - words[wi - 1].end >= RUN_GAP_S:
+            flush()
+        for ki, ch in enumerate(word.text):
+            if is_speech_char(ch):
+                places.append((wi, ki))
+            else:
                 flush()
-            for ki, ch in enumerate(word.text):
-                if is_speech_char(ch):
-                    places.append((wi, ki))
-                else:
-                    flush()
-        flush()
-        if not changed:
-            return words, 0
-        out = [w if "".join(t) == w.text else Word(start=w.start, end=w.end, text="".join(t), probability=w.probability)
-               for w, t in zip(words, texts)]
-        return out, changed
+    flush()
+    if not changed:
+        return words, 0
+    out = [w if "".join(t) == w.text else Word(start=w.start, end=w.end, text="".join(t), probability=w.probability)
+           for w, t in zip(words, texts)]
+    return out, changed
