@@ -79,7 +79,7 @@ def test_call_scripts_in_the_repository_are_rarely_changed(homophones, repo_root
 
     texts = []
     for folder in ("bench/data/blind_calls", "bench/data/blind_calls2", "bench/data/blind_calls3",
-                   "bench/data/blind_calls4", "bench/data/blind_calls5", "tests/data/calls_outcomes"):
+                   "bench/data/blind_calls4", "bench/data/blind_calls5", "bench/data/blind_calls6", "tests/data/calls_outcomes"):
         for path in sorted((repo_root / folder).glob("*_call_*.json")):
             texts.extend(t["text"] for t in json.loads(path.read_text(encoding="utf-8"))["turns"])
     chars = sum(len(t) for t in texts)
