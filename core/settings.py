@@ -138,11 +138,15 @@ def vocabulary_terms(path: str, setting: str = "asr.vocabulary") -> tuple[str, .
     return terms
 
 
+MODEL_SAMPLE_RATE = 16000   # what Whisper, its VAD and the diarization models take
+
+
 @dataclass(frozen=True, slots=True)
 class AudioSettings:
     """Decoding limits and the gain normalisation applied before VAD."""
 
-    sample_rate: int = 16000
+    sample_rate: int = MODEL_SAMPLE_RATE   # the pipeline decodes at the models' rate (Settings checks it);
+                                           # only the report's clip export decodes at the source rate
     target_peak_dbfs: float = -3.0
     max_gain_db: float = 40.0        # cap so a channel of line noise is not blown up into "speech"
     max_file_mb: float = 512.0
@@ -378,6 +382,11 @@ class Settings:
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.audio.sample_rate != MODEL_SAMPLE_RATE:   # any other rate reached Whisper as if it were 16 kHz
+            raise ValueError(f"audio.sample_rate must be {MODEL_SAMPLE_RATE} (the rate Whisper and the diarization"
+                             f" models take), not {self.audio.sample_rate}")
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Settings":
         """A copy with ``{"section.key": value}`` applied (None values ignored), type-checked

@@ -7,7 +7,7 @@ import numpy as np
 
 from core.char_lm import load_lm
 from core.domain import Word
-from core.settings import AsrSettings, project_path, vocabulary_terms
+from core.settings import MODEL_SAMPLE_RATE, AsrSettings, project_path, vocabulary_terms
 from speech import logger
 from speech.homophone_correction import HomophoneCorrector
 from speech.term_correction import TermCorrector
@@ -184,7 +184,7 @@ class Transcriber:
         return words
 
 
-RATE = 16000
+RATE = MODEL_SAMPLE_RATE
 RECOVER_PAD_S = 0.2      # each side of a stretch decoded again
 
 

@@ -16,11 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from core.domain import Utterance, Word
-from core.settings import DiarizationSettings
+from core.settings import MODEL_SAMPLE_RATE, DiarizationSettings
 
 log = logging.getLogger("speech")
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = MODEL_SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ def transcribe_call(
     from speech.diarization import assign_words, diarize
 
     t1 = time.perf_counter()
-    turns = diarize(normalised, 16000, diarization)
+    turns = diarize(normalised, audio.sample_rate, diarization)
     timings["diarization"] = time.perf_counter() - t1
     utterances = assign_words(words, turns, max_gap=max_gap)
     return CallTranscript(utterances=utterances, diarization="pyannote", mono_audio=mono, timings=timings)

@@ -60,6 +60,21 @@ def test_unknown_settings_and_wrong_types_are_errors(tmp_path):
         load_settings(None, environ={"CALLQA_FLOW__TASK_RUNNER": "celery"})
 
 
+def test_the_decoding_rate_is_the_models_rate(tmp_path):
+    """Whisper, its VAD and the diarization models take 16 kHz: any other audio.sample_rate
+    reached them as if it were 16 kHz, so it is a one-line configuration error."""
+    f = tmp_path / "c.toml"
+    f.write_text("[audio]\nsample_rate = 8000\n")
+    with pytest.raises(ValueError, match="audio.sample_rate must be 16000") as err:
+        load_settings(f, environ={})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="audio.sample_rate must be 16000"):
+        load_settings(None, environ={"CALLQA_AUDIO__SAMPLE_RATE": "44100"})
+    f.write_text("[audio]\nsample_rate = 16000\n")
+    assert load_settings(f, environ={}).audio.sample_rate == 16000
+    assert AudioSettings(sample_rate=8000).sample_rate == 8000   # the report's clip export decodes at the source rate
+
+
 def test_overrides_ignore_none_and_are_checked(tmp_path):
     settings = load_settings(environ={}).with_overrides({"warehouse.db": None, "flow.workers": 3})
     assert settings.flow.workers == 3
