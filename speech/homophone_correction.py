@@ -28,7 +28,8 @@ from functools import cached_property, lru_cache
 from core.char_lm import BEGIN, END, NUMBER, CharLM, lm_text
 from core.chinese import is_speech_char, jieba_dictionary
 from core.domain import Word
-from speech.term_correction import COMMON_WORD, Correction, _toneless, correct_word_runs, readings, word_frequency
+from speech.term_correction import (COMMON_WORD, Correction, _toneless, correct_text_runs, correct_word_runs, readings,
+                                    word_frequency)
 
 MIN_COUNT = 20               # a candidate must occur this often in the model's text (weighted counts)
 NEVER = frozenset("他她它")   # same sound, and the sentence rarely says which
@@ -135,18 +136,8 @@ class HomophoneCorrector:
         return "".join(chars), done
 
     def correct_text(self, text: str) -> str:
-        """``text`` with every stretch of speech corrected (punctuation and other characters
-        end a stretch and stay as they are)."""
-        out, run = [], []
-        for ch in text + "\n":
-            if is_speech_char(ch):
-                run.append(ch)
-                continue
-            if run:
-                out.append(self.correct_run("".join(run))[0])
-                run.clear()
-            out.append(ch)
-        return "".join(out)[:-1]
+        """``text`` with every stretch of speech corrected (``correct_text_runs``)."""
+        return correct_text_runs(text, self.correct_run)
 
     def correct_words(self, words: list[Word]) -> tuple[list[Word], int]:
         """``words`` (one channel, in time order) corrected stretch by stretch, as the term

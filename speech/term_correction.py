@@ -192,28 +192,33 @@ class TermCorrector:
         return "".join(chars), done
 
     def correct_text(self, text: str) -> str:
-        """``text`` with every stretch of speech corrected (punctuation and other characters
-        end a stretch and stay as they are)."""
-        out, run = [], []
-
-        def flush() -> None:
-            if run:
-                out.append(self.correct_run("".join(run))[0])
-                run.clear()
-
-        for ch in text:
-            if is_speech_char(ch):
-                run.append(ch)
-            else:
-                flush()
-                out.append(ch)
-        flush()
-        return "".join(out)
+        """``text`` with every stretch of speech corrected (``correct_text_runs``)."""
+        return correct_text_runs(text, self.correct_run)
 
     def correct_words(self, words: list[Word]) -> tuple[list[Word], int]:
         """``words`` (one channel, in time order) with the terms put back, and how many places
         changed (``correct_word_runs``)."""
         return correct_word_runs(words, self.correct_run)
+
+
+def correct_text_runs(text: str, correct_run) -> str:
+    """``text`` with ``correct_run(stretch) -> (stretch, changes)`` applied to every stretch of
+    speech; punctuation and other characters end a stretch and stay as they are."""
+    out, run = [], []
+
+    def flush() -> None:
+        if run:
+            out.append(correct_run("".join(run))[0])
+            run.clear()
+
+    for ch in text:
+        if is_speech_char(ch):
+            run.append(ch)
+        else:
+            flush()
+            out.append(ch)
+    flush()
+    return "".join(out)
 
 
 def correct_word_runs(words: list[Word], correct_run) -> tuple[list[Word], int]:
