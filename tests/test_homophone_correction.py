@@ -72,16 +72,12 @@ def test_words_keep_their_timings_and_a_pause_ends_the_stretch(homophones):
     assert homophones.correct_words([]) == ([], 0)
 
 
-def test_call_scripts_in_the_repository_are_rarely_changed(homophones, repo_root):
+def test_call_scripts_in_the_repository_are_rarely_changed(homophones):
     """Every change on correctly written collection talk is a false one: bench/term_correction.py
     counts them (4.9 per 10,000 of these 14,400 characters with the shipped margins)."""
-    import json
+    from bench.term_correction import script_turns
 
-    texts = []
-    for folder in ("bench/data/blind_calls", "bench/data/blind_calls2", "bench/data/blind_calls3",
-                   "bench/data/blind_calls4", "bench/data/blind_calls5", "bench/data/blind_calls6", "tests/data/calls_outcomes"):
-        for path in sorted((repo_root / folder).glob("*_call_*.json")):
-            texts.extend(t["text"] for t in json.loads(path.read_text(encoding="utf-8"))["turns"])
+    texts = script_turns()
     chars = sum(len(t) for t in texts)
     changed = sum(a != b for t in texts for a, b in zip(t, homophones.correct_text(t)))
     assert chars > 10_000 and changed / chars * 1e4 <= 8

@@ -1,6 +1,5 @@
 """ASR term correction: how characters sound, the collection language model, which stretches
 become terms and which stay, word timings, settings, and real Whisper output on a scripted call."""
-import json
 import math
 
 import numpy as np
@@ -74,14 +73,12 @@ def test_word_edges_follow_the_dictionary_and_open_up_numbers():
     assert {3, 4, 5} <= word_edges("已经于七十二天")
 
 
-def test_reference_scripts_in_the_repository_are_left_alone(corrector, repo_root):
+def test_reference_scripts_in_the_repository_are_left_alone(corrector):
     """Every reference turn of the scripted calls kept here (correctly written collection
     talk, 14,400 characters) comes through unchanged: the measure of false corrections."""
-    texts = []
-    for folder in ("bench/data/blind_calls", "bench/data/blind_calls2", "bench/data/blind_calls3", "bench/data/blind_calls4",
-                   "bench/data/blind_calls5", "bench/data/blind_calls6", "tests/data/calls_outcomes"):
-        for path in sorted((repo_root / folder).glob("*_call_*.json")):
-            texts.extend(t["text"] for t in json.loads(path.read_text(encoding="utf-8"))["turns"])
+    from bench.term_correction import script_turns   # the corpus bench/term_correction.py counts on
+
+    texts = script_turns()
     assert sum(len(t) for t in texts) > 11000
     assert [t for t in texts if corrector.correct_text(t) != t] == []
 
