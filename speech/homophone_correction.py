@@ -44,8 +44,9 @@ def all_readings(char: str) -> frozenset[str]:
 
 
 def _plain(char: str) -> bool:
-    """A speech character the model reads as itself (not a number, not ``^``/``$``/``#``)."""
-    return is_speech_char(char) and not char.isdigit() and lm_text(char) == char and char not in (BEGIN, END, NUMBER)
+    """A speech character the model reads as itself: not a digit or numeral (``^``, ``$`` and
+    ``#`` are not speech characters)."""
+    return is_speech_char(char) and not char.isdigit() and lm_text(char) == char
 
 
 class HomophoneCorrector:

@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from core.settings import MODEL_SAMPLE_RATE  # noqa: E402
+
 with warnings.catch_warnings():
     # audio always reaches pyannote in memory, so a torchcodec without FFmpeg is fine
     warnings.filterwarnings("ignore", message=r"(?s).*torchcodec is not installed correctly")
@@ -36,7 +38,7 @@ with warnings.catch_warnings():
 
 log = logging.getLogger("speech")
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = MODEL_SAMPLE_RATE
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EMBEDDED_DIR = REPO_ROOT / "models" / "pyannote-embedded"
 ENV_PIPELINE = "CALLQA_DIARIZATION_PIPELINE"
