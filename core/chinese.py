@@ -26,6 +26,21 @@ def is_speech_char(char: str) -> bool:
     return char.isdigit() or "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
 
 
+def speech_runs(text: str) -> list[str]:
+    """The stretches of speech characters of ``text`` in Simplified Chinese, split at anything
+    else (punctuation, spaces, Latin letters)."""
+    out, cur = [], []
+    for ch in to_simplified(text):
+        if is_speech_char(ch):
+            cur.append(ch)
+        elif cur:
+            out.append("".join(cur))
+            cur = []
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
 _jieba_lock = threading.Lock()
 _jieba = None
 

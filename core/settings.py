@@ -74,6 +74,10 @@ class AsrSettings:
     homophone_margin: float = 4.0         # log10 gain a character needs to become its homophone
     homophone_word_margin: float = 2.0    # more when it is part of a common word as written
     homophone_edge_margin: float = 2.0    # more at either end of a stretch of speech (context on one side)
+    # Whisper's beam n-best re-ranked by Whisper and the same language model together, before the
+    # words are aligned (名 -> 您); speech/nbest_rescoring.py, bench/README.md round 7.
+    rescore_hypotheses: int = 8           # finished readings per window to choose from (capped at beam_size; 1 = off)
+    rescore_weight: float = 0.3           # the language model's log probability, times this, is added (0 = Whisper's own)
 
     def __post_init__(self) -> None:
         for name, ok, what in (
@@ -94,6 +98,8 @@ class AsrSettings:
             ("homophone_word_margin", self.homophone_word_margin >= 0, ">= 0"),
             ("homophone_edge_margin", self.homophone_edge_margin >= 0, ">= 0"),
             ("recover_min_s", self.recover_min_s >= 0, ">= 0"),
+            ("rescore_hypotheses", self.rescore_hypotheses >= 1, ">= 1"),
+            ("rescore_weight", self.rescore_weight >= 0, ">= 0"),
         ):
             if not ok:
                 raise ValueError(f"asr.{name} must be {what}, not {getattr(self, name)!r}")
@@ -104,7 +110,7 @@ class AsrSettings:
             vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
         if self.correction:
             vocabulary_terms(self.correction_terms, "asr.correction_terms")
-        if self.correction or self.homophones:
+        if self.correction or self.homophones or self.rescore_hypotheses > 1:
             if not project_path(self.correction_lm).is_file():
                 raise ValueError(f"asr.correction_lm: no file {project_path(self.correction_lm)}")
 

@@ -10,6 +10,7 @@ from core.domain import Word
 from core.settings import MODEL_SAMPLE_RATE, AsrSettings, project_path, vocabulary_terms
 from speech import logger
 from speech.homophone_correction import HomophoneCorrector
+from speech.nbest_rescoring import RescoringWhisper
 from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
 from speech.text import load_phrase_list, simplify_pieces, squash
@@ -61,6 +62,21 @@ def homophone_corrector(settings: AsrSettings) -> HomophoneCorrector | None:
                               settings.homophone_word_margin, settings.homophone_edge_margin)
 
 
+def rescoring(model, settings: AsrSettings) -> RescoringWhisper | None:
+    """``model`` (a loaded faster-whisper WhisperModel)'s CTranslate2 model with its beam n-best
+    re-ranked as ``asr.rescore_*`` asks (the language model at ``asr.correction_lm``); None when off."""
+    if settings.rescore_hypotheses <= 1:
+        return None
+    hf = model.hf_tokenizer
+    eot = hf.token_to_id("<|endoftext|>")       # text tokens come before it, timestamps after
+
+    def decode(tokens: list[int]) -> str:
+        return hf.decode([t for t in tokens if t < eot])
+
+    return RescoringWhisper(model.model, decode, load_lm(str(project_path(settings.correction_lm))),
+                            settings.rescore_hypotheses, settings.rescore_weight)
+
+
 class Transcriber:
     """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
 
@@ -80,6 +96,9 @@ class Transcriber:
             cpu_threads=settings.cpu_threads,
             num_workers=settings.num_workers,
         )
+        rescorer = rescoring(self.model, settings)
+        if rescorer is not None:
+            self.model.model = rescorer
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
         self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
         self.vocabulary = vocabulary_options(settings)

@@ -93,12 +93,14 @@ def test_settings_keys_and_their_errors(tmp_path):
     for kwargs, needle in (
         ({"homophone_margin": -1.0}, "asr.homophone_margin must be >= 0"),
         ({"homophone_edge_margin": -0.5}, "asr.homophone_edge_margin must be >= 0"),
-        ({"correction": False, "correction_lm": str(tmp_path / "gone.json.gz")}, "asr.correction_lm: no file"),
+        ({"correction": False, "rescore_hypotheses": 1, "correction_lm": str(tmp_path / "gone.json.gz")},
+         "asr.correction_lm: no file"),
     ):
         with pytest.raises(ValueError, match=needle) as err:
             AsrSettings(**kwargs)
         assert "\n" not in str(err.value)
-    assert AsrSettings(correction=False, homophones=False, correction_lm=str(tmp_path / "gone.json.gz")).homophones is False
+    assert AsrSettings(correction=False, homophones=False, rescore_hypotheses=1,
+                       correction_lm=str(tmp_path / "gone.json.gz")).homophones is False
 
 
 @pytest.mark.slow  # the real Whisper model

@@ -124,7 +124,8 @@ def test_settings_keys_and_their_errors(tmp_path):
         with pytest.raises(ValueError, match=needle) as err:
             AsrSettings(**kwargs)
         assert "\n" not in str(err.value)
-    assert AsrSettings(correction=False, homophones=False, correction_lm=str(tmp_path / "gone.json.gz")).correction is False
+    assert AsrSettings(correction=False, homophones=False, rescore_hypotheses=1,
+                       correction_lm=str(tmp_path / "gone.json.gz")).correction is False
     broken = tmp_path / "broken.json.gz"
     broken.write_bytes(b"not gzip")
     with pytest.raises(ValueError, match="asr.correction_lm: cannot read"):

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from analysis.training.common import DEFAULT_SHARED, REPO
 from analysis.training.labelled_sets import load_sets
-from core.chinese import to_simplified
 from core.char_lm import CharLM, count_ngrams, lm_text
-from core.chinese import is_speech_char
+from core.chinese import speech_runs
 
 OUT = REPO / "speech" / "data" / "collection_lm.json.gz"
 DOMAIN_WEIGHT = 3
@@ -34,16 +33,7 @@ MIN_TRIGRAM = 2
 def runs(text: str) -> list[str]:
     """The stretches of speech characters in ``text`` (split at anything else), as the
     model reads them."""
-    out, cur = [], []
-    for ch in to_simplified(text):
-        if is_speech_char(ch):
-            cur.append(ch)
-        elif cur:
-            out.append("".join(cur))
-            cur = []
-    if cur:
-        out.append("".join(cur))
-    return [lm_text(r) for r in out]
+    return [lm_text(r) for r in speech_runs(text)]
 
 
 def stc3_turns(path: Path) -> list[str]:

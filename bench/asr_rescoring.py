@@ -1,0 +1,137 @@
+"""Try n-best re-ranking weights (speech/nbest_rescoring.py) without decoding again.
+
+usage: .venv/bin/python bench/asr_rescoring.py [CALLS_DIR ...] [--hypotheses N] [--cache FILE]
+           [--weights 0,0.1,...]
+
+1. Records: every stereo call (default: the dev calls, bench/asr_errors.py DEV_CALLS) is decoded
+   per channel as the pipeline does (gain-normalised, silent channels skipped) with the
+   configured ASR settings, the beam asked for ``--hypotheses`` finished readings per window,
+   Whisper's own reading kept. Each window's readings (text, Whisper's and the language model's
+   log probabilities) are stored in ``--cache`` (pickle), so reruns only re-rank.
+2. Re-ranks: for each weight, each window keeps the reading
+   ``speech.nbest_rescoring.best`` picks; a channel's text is its windows' kept texts in order,
+   after the term and homophone corrections as configured. CER per channel against the
+   channel's reference turns (punctuation ignored; numbers normalised on both sides as
+   bench/asr_errors.py does, and as written), summed over the calls.
+
+This is an estimate to choose the weights on: a different reading can move where Whisper's
+next window starts, and the loop, alignment and recovery guards run only in the pipeline.
+The figures to report come from bench/asr_errors.py with ``asr.rescore_*`` set.
+Transcript text is never printed.
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.asr_errors import DEV_CALLS, align, normalise_numbers  # noqa: E402
+from bench.calls_e2e import SCORING, truth_files  # noqa: E402
+
+
+def record(dirs: list[str], hypotheses: int) -> dict:
+    """{call_id: {"ref": {ch: text}, "windows": {ch: [[Reading, ...], ...]}}}."""
+    from core.settings import load_settings
+    from speech.asr import Transcriber
+    from speech.audio import decode, normalise_gain, robust_peak
+    from speech.nbest_rescoring import RescoringWhisper
+    from speech.pipeline import channels_are_copies, is_silent
+
+    settings = load_settings(environ={}).with_overrides({**SCORING, "asr.rescore_hypotheses": hypotheses})
+    transcriber = Transcriber(settings.asr)
+    rescorer = transcriber.model.model
+    assert isinstance(rescorer, RescoringWhisper)
+    windows: list = []
+    rescorer.choose = lambda readings: 0                    # Whisper's own reading: record only
+    rescorer.on_window = lambda readings, k: windows.append(readings)
+    out = {}
+    for truth, path in truth_files(dirs, "stereo"):
+        audio = decode(path, settings.audio)
+        if audio.samples.shape[0] != 2 or channels_are_copies(audio.samples):
+            continue
+        call = out[truth["call_id"]] = {"ref": {}, "windows": {}}
+        for ch in range(2):
+            call["ref"][ch] = "".join(t["text"] for t in truth["turns"] if int(t["channel"]) == ch)
+            peak = robust_peak(audio.samples[ch])
+            samples, _ = normalise_gain(audio.samples[ch], settings.audio.target_peak_dbfs,
+                                        settings.audio.max_gain_db, peak=peak)
+            windows.clear()
+            if not is_silent(peak):
+                transcriber.recognise(samples)
+            call["windows"][ch] = list(windows)
+        print(f"recorded {truth['call_id']}", file=sys.stderr, flush=True)
+    return out
+
+
+def rerank(calls: dict, choose, correct) -> tuple[int, int, int, int, int]:
+    """(errors, reference chars, errors numbers normalised, their chars, windows changed) when
+    ``choose(readings)`` picks each window's reading."""
+    from speech.text import squash
+
+    errs = chars = errs_n = chars_n = changed = 0
+    for call in calls.values():
+        for ch, wins in call["windows"].items():
+            kept = []
+            for readings in wins:
+                k = choose(readings)
+                changed += k != 0
+                kept.append(readings[k].text.replace(" ", ""))
+            hyp, ref = squash(correct("".join(kept))), squash(call["ref"][ch])
+            errs += sum(op != "=" for op, _, _ in align(ref, hyp))
+            chars += len(ref)
+            ref_n, hyp_n = squash(normalise_numbers(ref)), squash(normalise_numbers(hyp))
+            errs_n += sum(op != "=" for op, _, _ in align(ref_n, hyp_n))
+            chars_n += len(ref_n)
+    return errs, chars, errs_n, chars_n, changed
+
+
+def corrections():
+    """The configured term and homophone corrections as one text function."""
+    from core.settings import load_settings
+    from speech.asr import homophone_corrector, term_corrector
+
+    asr = load_settings(environ={}).asr
+    fixes = [c for c in (term_corrector(asr), homophone_corrector(asr)) if c is not None]
+
+    def correct(text: str) -> str:
+        for c in fixes:
+            text = c.correct_text(text)
+        return text
+    return correct
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("calls", nargs="*", default=DEV_CALLS)
+    ap.add_argument("--hypotheses", type=int, default=8)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-nbest.pkl"))
+    ap.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.7,1.0")
+    args = ap.parse_args()
+    if args.cache.is_file():
+        calls = pickle.loads(args.cache.read_bytes())
+    else:
+        calls = record(args.calls, args.hypotheses)
+        tmp = args.cache.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(calls))
+        tmp.replace(args.cache)
+    from speech.nbest_rescoring import best
+
+    correct = corrections()
+    windows = sum(len(w) for c in calls.values() for w in c["windows"].values())
+    choices = sum(len({r.text for r in rs}) > 1 for c in calls.values() for w in c["windows"].values() for rs in w)
+    print(f"\n## n-best re-ranking estimate ({len(calls)} calls, {windows} windows, {choices} with more than one text)\n")
+    print("| weight | CER | CER, numbers normalised | windows changed |")
+    print("|---|---|---|---|")
+    e, n, en, nn, _ = rerank(calls, lambda readings: 0, correct)
+    print(f"| Whisper's reading | {e / max(n, 1):.2%} | {en / max(nn, 1):.2%} | 0 |", flush=True)
+    for w in (float(x) for x in args.weights.split(",")):
+        e, n, en, nn, changed = rerank(calls, lambda readings: best(readings, w), correct)
+        print(f"| {w:g} | {e / max(n, 1):.2%} | {en / max(nn, 1):.2%} | {changed} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
