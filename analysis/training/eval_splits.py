@@ -1,12 +1,14 @@
 """How the abuse classifier transfers: COLD splits that do not resemble the training rows.
 
-    python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
-        [--recipe current|round2|round1|before] [--C C] [--words N] [--chars N] [--bits B]
-        [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
+    python -m analysis.training.eval_splits [--shared /work/shared/data]
+        [--validate | --validate-clusters | --tune] [--recipe current|round4|round2|round1|before]
+        [--C C] [--words N] [--chars N] [--bits B] [--balanced] [--lexicons a,b]
+        [--lexicon-multi] [--validated-threshold] [--threshold-rule topics|clusters]
         [--mask groups] [--mask-keep] [--average]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-round2` the model of 2026-11-30 (the production one since), `--recipe round1` that of
+round4` the model of round 4 (2026-11-30, production since), `--recipe round2` that of
+round 2 (2026-11-30), `--recipe round1` that of
 2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
 train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
@@ -35,7 +37,16 @@ features and hyper-parameters on; no dev.csv row is read): for each held-out top
 its two training topics' train rows scored by a model trained on the other one, F1 at the
 threshold chosen on the two pooled, and the mean over the six. ``--tune`` (round 1's
 tuning split) scores each topic fold on the COLD *train* rows of the held-out topic.
-Test rows whose normalised text is among the training texts are dropped. Needs the
+
+``--validate-clusters`` (round 4, closer to the outer setting: models trained on two topics'
+worth of rows, scored on targets they never saw; no dev.csv row, no blind row is read): for
+each held-out topic T, the COLD train rows of T's two training topics split by target cluster
+(`target_clusters`); each fold trains on both topics minus the rows mentioning the cluster's
+groups and is scored on the rows whose first clustered mention is the cluster. F1 at 0.5, at
+the "topics" threshold (round 2's leave-one-topic-out) and at the "clusters" threshold (chosen
+on the other cluster folds pooled), AUC; the mean over T's folds and over the three T.
+``--threshold-rule clusters`` (a recipe's ``threshold_rule``) chooses the validated threshold
+on the cluster folds (pooled) instead of the leave-one-topic-out ones. Test rows whose normalised text is among the training texts are dropped. Needs the
 training extras (scikit-learn, scipy); a few minutes on one core.
 """
 from __future__ import annotations
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold-rule", choices=("topics", "clusters"),
                     help="folds the validated threshold is chosen on")
     ap.add_argument("--only", help="comma-separated split names")
-    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2"), default="current")
+    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2", "round4"),
+                    default="current")
     ap.add_argument("--C", type=float)
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
     ap.add_argument("--chars", type=int, help="char n-gram max")
@@ -207,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     args = ap.parse_args(argv)
     recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
-              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2}[args.recipe]
+              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2,
+              "round4": train_abuse.ROUND4}[args.recipe]
     lex = None if args.lexicons is None else tuple(n for n in args.lexicons.split(",") if n)
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
