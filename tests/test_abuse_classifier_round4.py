@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.features import MODELS_DIR, LinearModel, load_lexicon, model_features
+from analysis.normalize import normalize
 from analysis.rules import pack
 from analysis.training import eval_splits, target_clusters, train_abuse
 from analysis.training.common import DEFAULT_SHARED, best_threshold
@@ -152,3 +153,16 @@ def test_shipped_model_is_round4_and_the_detectors_threshold_moved_with_it():
     # abuse.yaml's alone threshold was re-chosen on the dev sets for this model's scale
     assert pack("abuse").data["model"]["alone_threshold"] == 0.96
     assert pack("abuse").data["model"]["weak_threshold"] == 0.45
+
+
+def test_blind_style3_set_is_in_cold_format_and_balanced():
+    rows = train_abuse.read_cold_rows(eval_splits.BLIND_STYLE3)
+    assert eval_splits.BLINDS["blind_style3"] == eval_splits.BLIND_STYLE3
+    assert len(rows) == 120 and sum(r["label"] for r in rows) == 60
+    topics = {r["topic"] for r in rows}
+    assert set(eval_splits.TOPICS) <= topics and len(topics) == 10
+    for topic in topics:                          # each topic half offensive, half safe
+        labels = [r["label"] for r in rows if r["topic"] == topic]
+        assert 2 * sum(labels) == len(labels), topic
+    assert len({normalize(r["text"]) for r in rows}) == 120
+    assert all(5 <= len(r["text"]) <= 81 for r in rows)

@@ -20,7 +20,9 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``blind_style``    all of COLD train -> analysis/evaldata/blind_cold_style.csv (COLD-style
                      comments on topics COLD lacks, written before round 2);
 * ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
-                     comments on every kind of group, written before round 3).
+                     comments on every kind of group, written before round 3);
+* ``blind_style3``   all of COLD train -> analysis/evaldata/blind_cold_style3.csv (COLD-style
+                     comments on every kind of group in new forms, written before round 4).
 
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
 ``--mask-keep`` keeps the unmasked n-grams too); ``--average`` averages the probabilities of a
@@ -68,7 +70,9 @@ TOPICS = ("race", "gender", "region")
 BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_style.csv"
 # COLD-style comments on every kind of group, written before round 3 (target masking)
 BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
-BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2}
+# COLD-style comments on every kind of group in new forms, written before round 4
+BLIND_STYLE3 = BLIND_STYLE.with_name("blind_cold_style3.csv")
+BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3}
 SHORT, LONG = 20, 30
 
 
