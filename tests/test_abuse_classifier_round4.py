@@ -61,7 +61,8 @@ def test_cluster_folds_are_deterministic_disjoint_and_hold_the_cluster_out(cold_
     seen: set[int] = set()
     for name, tr, va in folds:
         assert len(va) >= target_clusters.MIN_ROWS
-        assert min(sum(r["label"] for r in va), sum(1 - r["label"] for r in va)) >= target_clusters.MIN_CLASS
+        pos = sum(r["label"] for r in va)
+        assert min(pos, len(va) - pos) >= target_clusters.MIN_CLASS
         assert all(r["topic"] in topics for r in tr + va)      # the held-out topic is never read
         assert all(clusters_of(r["text"])[0] == name for r in va)
         assert all(name not in clusters_of(r["text"]) for r in tr)
@@ -125,7 +126,8 @@ def test_validate_clusters_reads_no_dev_and_no_blind_file(tmp_path, test_data):
         (text / name).symlink_to(DEFAULT_SHARED / "text" / name)
     opened: list[str] = []
     active = [True]
-    sys.addaudithook(lambda ev, args: opened.append(str(args[0])) if active[0] and ev == "open" else None)
+    sys.addaudithook(lambda ev, args: opened.append(str(args[0]))
+                     if active[0] and ev == "open" else None)
     try:
         assert eval_splits.main(["--validate-clusters", "--shared", str(tmp_path)]) == 0
     finally:

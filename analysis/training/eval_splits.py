@@ -170,7 +170,8 @@ def cluster_validation(cold_train: list[dict], topics, extra, recipe, matrix) ->
     out = {"threshold_topics": loto, "threshold_clusters": pooled_threshold(folds.values())}
     for name, (y, p) in folds.items():
         others = pooled_threshold(v for k, v in folds.items() if k != name)
-        out[name] = {"n": len(y), "auc": binary_scores(y, p)["auc"], "f1_at_0.5": binary_scores(y, p)["f1"],
+        at05 = binary_scores(y, p)
+        out[name] = {"n": len(y), "auc": at05["auc"], "f1_at_0.5": at05["f1"],
                      "f1_topics": binary_scores(y, p, loto)["f1"],
                      "f1_clusters": binary_scores(y, p, others)["f1"], "threshold_clusters": others}
     return out
