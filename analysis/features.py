@@ -123,24 +123,35 @@ class Lexicon:
                     break
         return n
 
-    def mask(self, text: str, token: str = MASK) -> str:
-        """`text` with every mention of an entry replaced by `token`, left to right, the
-        longest entry winning where several start at a position (河南人 before 河南)."""
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every mention of an entry in `text`, left to right, the longest
+        entry winning where several start at a position (河南人 before 河南)."""
         get = self._by_prefix.get
-        out: list[str] = []
-        i, last, n = 0, 0, len(text)
+        out: list[tuple[int, int]] = []
+        i, n = 0, len(text)
         while i < n - 1:
             cand = get(text[i:i + 2])
             best = max((len(e) for e in cand if text.startswith(e, i)), default=0) if cand else 0
             if best:
-                out.append(text[last:i])
-                out.append(token)
+                out.append((i, i + best))
                 i += best
-                last = i
             else:
                 i += 1
-        if not out:
+        return out
+
+    def mentions(self, text: str) -> list[str]:
+        """The entries mentioned in `text`, in order, as `spans` finds them."""
+        return [text[a:b] for a, b in self.spans(text)]
+
+    def mask(self, text: str, token: str = MASK) -> str:
+        """`text` with every mention of an entry (`spans`) replaced by `token`."""
+        spans = self.spans(text)
+        if not spans:
             return text
+        out, last = [], 0
+        for a, b in spans:
+            out += [text[last:a], token]
+            last = b
         out.append(text[last:])
         return "".join(out)
 

@@ -1,12 +1,14 @@
 """How the abuse classifier transfers: COLD splits that do not resemble the training rows.
 
-    python -m analysis.training.eval_splits [--shared /work/shared/data] [--validate | --tune]
-        [--recipe current|round2|round1|before] [--C C] [--words N] [--chars N] [--bits B]
-        [--balanced] [--lexicons a,b] [--lexicon-multi] [--validated-threshold]
+    python -m analysis.training.eval_splits [--shared /work/shared/data]
+        [--validate | --validate-clusters | --tune] [--recipe current|round4|round2|round1|before]
+        [--C C] [--words N] [--chars N] [--bits B] [--balanced] [--lexicons a,b]
+        [--lexicon-multi] [--validated-threshold] [--threshold-rule topics|clusters]
         [--mask groups] [--mask-keep] [--average]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
-round2` the model of 2026-11-30 (the production one since), `--recipe round1` that of
+round4` the model of round 4 (2026-11-30, production since), `--recipe round2` that of
+round 2 (2026-11-30), `--recipe round1` that of
 2026-11-29, `--recipe before` the char-only model up to 2026-11-28; the other flags override it) on COLD train rows + lexicon insults + STC3 helpdesk turns (as
 train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 
@@ -18,7 +20,9 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``blind_style``    all of COLD train -> analysis/evaldata/blind_cold_style.csv (COLD-style
                      comments on topics COLD lacks, written before round 2);
 * ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
-                     comments on every kind of group, written before round 3).
+                     comments on every kind of group, written before round 3);
+* ``blind_style3``   all of COLD train -> analysis/evaldata/blind_cold_style3.csv (COLD-style
+                     comments on every kind of group in new forms, written before round 4).
 
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
 ``--mask-keep`` keeps the unmasked n-grams too); ``--average`` averages the probabilities of a
@@ -35,7 +39,16 @@ features and hyper-parameters on; no dev.csv row is read): for each held-out top
 its two training topics' train rows scored by a model trained on the other one, F1 at the
 threshold chosen on the two pooled, and the mean over the six. ``--tune`` (round 1's
 tuning split) scores each topic fold on the COLD *train* rows of the held-out topic.
-Test rows whose normalised text is among the training texts are dropped. Needs the
+
+``--validate-clusters`` (round 4, closer to the outer setting: models trained on two topics'
+worth of rows, scored on targets they never saw; no dev.csv row, no blind row is read): for
+each held-out topic T, the COLD train rows of T's two training topics split by target cluster
+(`target_clusters`); each fold trains on both topics minus the rows mentioning the cluster's
+groups and is scored on the rows whose first clustered mention is the cluster. F1 at 0.5, at
+the "topics" threshold (round 2's leave-one-topic-out) and at the "clusters" threshold (chosen
+on the other cluster folds pooled), AUC; the mean over T's folds and over the three T.
+``--threshold-rule clusters`` (a recipe's ``threshold_rule``) chooses the validated threshold
+on the cluster folds (pooled) instead of the leave-one-topic-out ones. Test rows whose normalised text is among the training texts are dropped. Needs the
 training extras (scikit-learn, scipy); a few minutes on one core.
 """
 from __future__ import annotations
@@ -50,12 +63,16 @@ import numpy as np
 from analysis.normalize import normalize
 from analysis.training import train_abuse
 from analysis.training.common import DEFAULT_SHARED, best_threshold, binary_scores
+from analysis.training.target_clusters import validation_folds
 
 TOPICS = ("race", "gender", "region")
 # COLD-style comments on topics COLD lacks, written before round 2 (analysis/evaldata/README.md)
 BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_style.csv"
 # COLD-style comments on every kind of group, written before round 3 (target masking)
 BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
+# COLD-style comments on every kind of group in new forms, written before round 4
+BLIND_STYLE3 = BLIND_STYLE.with_name("blind_cold_style3.csv")
+BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3}
 SHORT, LONG = 20, 30
 
 
@@ -105,24 +122,58 @@ def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, li
     return [r["label"] for r in test_rows], p, len(tr_x)
 
 
+def fold_predictions(cold_train: list[dict], topics, rule: str, extra, recipe,
+                     matrix) -> dict[str, tuple[list[int], np.ndarray]]:
+    """Fold name -> (labels, probabilities) of its validation rows, each fold of
+    `target_clusters.validation_folds(cold_train, topics, rule)` predicted by a model fitted
+    on its training rows (+ extras). Only COLD train rows of `topics` are read."""
+    return {name: predict(tr, va, extra, recipe, matrix)[:2]
+            for name, tr, va in validation_folds(cold_train, topics, rule)}
+
+
 def validation(cold_train: list[dict], topics, extra, recipe, matrix) -> dict:
     """Leave-one-topic-out among `topics` on COLD train rows only (each inner fold trains on
     the other topics of `topics`, validates on this one's train rows); the threshold with the
     best F1 on the pooled validation predictions, and each inner fold's scores at it."""
-    ys, ps, folds = [], [], {}
-    for t in topics:
-        tr = [r for r in cold_train if r["topic"] in topics and r["topic"] != t]
-        va = [r for r in cold_train if r["topic"] == t]
-        y, p, _ = predict(tr, va, extra, recipe, matrix)
-        ys += y
-        ps.append(p)
-        folds[t] = (y, p)
-    thr = best_threshold(ys, np.concatenate(ps))
+    folds = fold_predictions(cold_train, topics, "topics", extra, recipe, matrix)
+    thr = pooled_threshold(folds.values())
     out = {"threshold": thr}
     for t, (y, p) in folds.items():
         s = binary_scores(y, p, thr)
         out[t] = {"f1": s["f1"], "f1_at_0.5": binary_scores(y, p)["f1"], "auc": s["auc"],
                   "precision": s["precision"], "recall": s["recall"]}
+    return out
+
+
+def pooled_threshold(folds) -> float:
+    """The F1-best threshold on the pooled (labels, probabilities) of `folds`."""
+    folds = list(folds)
+    return best_threshold([v for y, _ in folds for v in y], np.concatenate([p for _, p in folds]))
+
+
+def recipe_threshold(cold_train: list[dict], topics, extra, recipe, matrix) -> float:
+    """The threshold a recipe decides at for a model trained on `topics`: 0.5, or the F1-best
+    on its `threshold_rule`'s validation folds over those topics' COLD train rows."""
+    if not recipe.validated_threshold:
+        return 0.5
+    return pooled_threshold(fold_predictions(cold_train, topics, recipe.threshold_rule, extra,
+                                             recipe, matrix).values())
+
+
+def cluster_validation(cold_train: list[dict], topics, extra, recipe, matrix) -> dict:
+    """Leave-one-target-cluster-out inside `topics` (models trained on all of `topics` but one
+    cluster's rows, as the outer models are; COLD train rows of `topics` only). Per fold: AUC
+    and F1 at 0.5, at the round-2 threshold (leave-one-topic-out among `topics`, "topics"), and
+    at the threshold chosen on the other clusters' folds pooled ("clusters")."""
+    folds = fold_predictions(cold_train, topics, "clusters", extra, recipe, matrix)
+    loto = validation(cold_train, topics, extra, recipe, matrix)["threshold"]
+    out = {"threshold_topics": loto, "threshold_clusters": pooled_threshold(folds.values())}
+    for name, (y, p) in folds.items():
+        others = pooled_threshold(v for k, v in folds.items() if k != name)
+        at05 = binary_scores(y, p)
+        out[name] = {"n": len(y), "auc": at05["auc"], "f1_at_0.5": at05["f1"],
+                     "f1_topics": binary_scores(y, p, loto)["f1"],
+                     "f1_clusters": binary_scores(y, p, others)["f1"], "threshold_clusters": others}
     return out
 
 
@@ -146,8 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="score topic folds on COLD train rows")
     ap.add_argument("--validate", action="store_true",
                     help="nested validation inside each fold's training topics only (choose here)")
+    ap.add_argument("--validate-clusters", action="store_true",
+                    help="leave-one-target-cluster-out validation inside each fold's training "
+                         "topics (round 4: models trained on two topics' worth of rows)")
+    ap.add_argument("--threshold-rule", choices=("topics", "clusters"),
+                    help="folds the validated threshold is chosen on")
     ap.add_argument("--only", help="comma-separated split names")
-    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2"), default="current")
+    ap.add_argument("--recipe", choices=("current", "before", "round1", "round2", "round4"),
+                    default="current")
     ap.add_argument("--C", type=float)
     ap.add_argument("--words", type=int, help="word n-gram max (0: chars only)")
     ap.add_argument("--chars", type=int, help="char n-gram max")
@@ -167,26 +224,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     args = ap.parse_args(argv)
     recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
-              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2}[args.recipe]
+              "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2,
+              "round4": train_abuse.ROUND4}[args.recipe]
     lex = None if args.lexicons is None else tuple(n for n in args.lexicons.split(",") if n)
     over = {"C": args.C, "word_ngram_max": args.words, "bits": args.bits, "balanced": args.balanced,
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
             "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
-            "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average}
+            "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average,
+            "threshold_rule": args.threshold_rule}
     recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
         print(f"error: COLD not found under {args.shared} (use --shared)")
         return 2
     tr = train_abuse.read_cold_rows(cold / "train.csv")
-    dv = train_abuse.read_cold_rows(cold / "dev.csv")
-    blind = train_abuse.read_cold_rows(BLIND_STYLE)
-    blind2 = train_abuse.read_cold_rows(BLIND_STYLE2)
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
-    matrix = Matrix([r["text"] for r in tr + dv + blind + blind2] + extra[0], recipe)
-    if args.validate:
-        return _validate(tr, extra, recipe, matrix)
+    if args.validate or args.validate_clusters:  # COLD train rows only: no dev.csv, no blind row
+        matrix = Matrix([r["text"] for r in tr] + extra[0], recipe)
+        return (_validate if args.validate else _validate_clusters)(tr, extra, recipe, matrix)
+    dv = train_abuse.read_cold_rows(cold / "dev.csv")
+    blinds = {name: train_abuse.read_cold_rows(path) for name, path in BLINDS.items()}
+    matrix = Matrix([r["text"] for r in tr + dv + [b for rows in blinds.values() for b in rows]]
+                    + extra[0], recipe)
     results = {}
     wanted = set(args.only.split(",")) if args.only else None
     thr_all = None
@@ -197,23 +257,20 @@ def main(argv: list[str] | None = None) -> int:
         if recipe.validated_threshold and not args.tune:
             if name.startswith("topic:"):
                 inner = tuple(t for t in TOPICS if f"topic:{t}" != name)
-                thr = validation(tr, inner, extra, recipe, matrix)["threshold"]
+                thr = recipe_threshold(tr, inner, extra, recipe, matrix)
             else:
                 if thr_all is None:
-                    thr_all = validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
+                    thr_all = recipe_threshold(tr, TOPICS, extra, recipe, matrix)
                 thr = thr_all
         res = run_split(train, test, extra, recipe, matrix, args.sweep, thr)
         results[name] = res
         print(f"{name:14s} " + json.dumps(res))
-    for bname, brows in (("blind_style", blind), ("blind_style2", blind2)):
+    for bname, brows in blinds.items():
         if args.tune or (wanted and bname not in wanted):
             continue
-        thr = 0.5
-        if recipe.validated_threshold:
-            if thr_all is None:
-                thr_all = validation(tr, TOPICS, extra, recipe, matrix)["threshold"]
-            thr = thr_all
-        res = run_split(tr, brows, extra, recipe, matrix, args.sweep, thr)
+        if thr_all is None:
+            thr_all = recipe_threshold(tr, TOPICS, extra, recipe, matrix)
+        res = run_split(tr, brows, extra, recipe, matrix, args.sweep, thr_all)
         print(f"{bname:14s} " + json.dumps(res))
     topic = [results[f"topic:{t}"] for t in TOPICS if f"topic:{t}" in results]
     if topic:
@@ -238,6 +295,24 @@ def _validate(tr: list[dict], extra, recipe, matrix) -> int:
           "f1_at_0.5": round(float(np.mean(f05)), 4), "auc": round(float(np.mean(aucs)), 4)}))
     v = validation(tr, TOPICS, extra, recipe, matrix)
     print(f"{'all topics':14s} " + json.dumps(v))
+    return 0
+
+
+def _validate_clusters(tr: list[dict], extra, recipe, matrix) -> int:
+    """Print the target-cluster validation figures (COLD train rows of each held-out topic's
+    two training topics only; no dev.csv row, no blind row): per held-out topic, each cluster
+    fold and the folds' mean, then the mean over the three held-out topics."""
+    keys = ("auc", "f1_at_0.5", "f1_topics", "f1_clusters")
+    means = []
+    for held in TOPICS:
+        inner = tuple(t for t in TOPICS if t != held)
+        v = cluster_validation(tr, inner, extra, recipe, matrix)
+        folds = [f for k, f in v.items() if not k.startswith("threshold")]
+        means.append({k: float(np.mean([f[k] for f in folds])) for k in keys})
+        print(f"fold -{held:7s} " + json.dumps(v))
+        print(f"  mean -{held:6s} " + json.dumps({k: round(x, 4) for k, x in means[-1].items()}))
+    print(f"{'cluster mean':14s} " + json.dumps({k: round(float(np.mean([m[k] for m in means])), 4)
+                                                 for k in keys}))
     return 0
 
 

@@ -2,14 +2,15 @@
 
     python -m analysis.training.train_abuse [--shared /work/shared/data] [--build-lexicons]
 
-Recipe (`RECIPE`, chosen on `eval_splits --validate`, figures in analysis/README.md): char
-1-3-grams + jieba word 1-2-grams hashed into 2^17, plus one hit feature per word list in
-analysis/models/lexicons (built from the shared MIT lexicons by --build-lexicons), NB
-log-count-ratio scaling folded into the weights, liblinear C=2, 3000 negative food-delivery
-reviews added as safe (complaints about a service are not abuse); the decision threshold is
-chosen by leave-one-topic-out validation on COLD train and stored in the model's metadata.
-A recipe with `mask` (round 3's target masking, validated and not shipped) masks that
-list's group words before featurising and names it in the model's metadata.
+Recipe (`RECIPE` = `ROUND4`, chosen on `eval_splits --validate-clusters`, figures in
+analysis/README.md): char 1-3-grams + jieba word 1-2-grams hashed into 2^17, of the text with
+its group mentions masked (models/lexicons/groups.txt, target masking) and of the text as it
+is, plus one hit feature per word list in analysis/models/lexicons (built from the shared MIT
+lexicons by --build-lexicons), NB log-count-ratio scaling folded into the weights, liblinear
+C=4, 3000 negative food-delivery reviews added as safe (complaints about a service are not
+abuse); the decision threshold is chosen by leave-one-topic-out validation on COLD train
+(`threshold_rule` "topics"; "clusters": leave one target cluster out) and stored in the
+model's metadata with the mask list's name.
 Held-out: COLD dev (printed); transfer: `eval_splits`. Output: analysis/models/abuse_cold_lr.npz
 (numpy only). Deterministic (liblinear, fixed data order). A few minutes on one core.
 """
@@ -28,6 +29,7 @@ import numpy as np
 from analysis.features import load_lexicon
 from analysis.training.common import (DEFAULT_SHARED, best_threshold, binary_scores, export,
                                       featurise, fit_lr)
+from analysis.training.target_clusters import validation_folds
 from analysis.training.train_sentiment import read_waimai
 
 
@@ -48,6 +50,8 @@ class Recipe:
     mask: str = ""              # word list whose entries are masked before featurising ("": none)
     mask_keep: bool = False     # with mask: keep the unmasked text's n-grams too
     average: bool = False       # (eval_splits only) average a char-only and a word-only model
+    threshold_rule: str = "topics"  # validated threshold's folds (target_clusters.validation_folds):
+    #                                 "topics" (leave one topic out) or "clusters" (one target cluster)
 
     def parts(self) -> tuple["Recipe", ...]:
         """The recipes averaged (char n-grams only, word n-grams only), or (self,)."""
@@ -72,7 +76,9 @@ class Recipe:
         return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
                 + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
                 + (f", {self.complaints} negative reviews as safe" if self.complaints else "")
-                + (", threshold chosen on validation" if self.validated_threshold else ""))
+                + (", threshold chosen on validation" if self.validated_threshold else "")
+                + (" (target-cluster folds)" if self.validated_threshold
+                   and self.threshold_rule == "clusters" else ""))
 
 
 BEFORE = Recipe()  # the model up to 2026-11-28: char 1-3-grams, C=2
@@ -81,7 +87,10 @@ ROUND1 = Recipe(word_ngram_max=2, nb=True, complaints=3000)  # 2026-11-29, chose
 # threshold chosen on leave-one-topic-out validation
 ROUND2 = Recipe(word_ngram_max=2, nb=True, complaints=3000, lexicons=("insult", "sexhate"),
                 validated_threshold=True)
-RECIPE = ROUND2
+# round 4 (2026-11-30), chosen on `eval_splits --validate-clusters` (README): round 2 + group
+# mentions masked (the unmasked n-grams kept), C 4; threshold rule as round 2
+ROUND4 = replace(ROUND2, mask="groups", mask_keep=True, C=4.0)
+RECIPE = ROUND4
 
 
 def read_cold_rows(path: Path) -> list[dict]:
@@ -204,14 +213,13 @@ def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = Fals
 
 def validated_threshold(cold_train: list[dict], extra: tuple[list, list], recipe: Recipe = RECIPE,
                         topics=("race", "gender", "region")) -> float:
-    """Decision threshold with the best F1 on leave-one-topic-out validation over COLD train
-    rows (each topic's rows scored by a model trained on the other topics' rows + extras),
-    predictions pooled. COLD dev is never read."""
+    """Decision threshold with the best F1 on validation over COLD train rows, predictions
+    pooled: each fold of `target_clusters.validation_folds` (leave one topic or one target
+    cluster out, `recipe.threshold_rule`) scored by a model trained on its training rows +
+    extras. COLD dev is never read."""
     ys, ps = [], []
     ex_x, ex_y = extra
-    for t in topics:
-        tr = [r for r in cold_train if r["topic"] != t and r["topic"] in topics]
-        va = [r for r in cold_train if r["topic"] == t]
+    for _, tr, va in validation_folds(cold_train, topics, recipe.threshold_rule):
         clf = fit_matrix(features([r["text"] for r in tr] + ex_x, recipe),
                          [r["label"] for r in tr] + ex_y, recipe, quiet=True)
         ys += [r["label"] for r in va]
@@ -238,7 +246,7 @@ def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
     threshold = 0.5
     if recipe.validated_threshold:
         threshold = validated_threshold(rows, (ex_x, ex_y), recipe)
-        print(f"threshold (leave-one-topic-out on COLD train): {threshold}")
+        print(f"threshold ({recipe.threshold_rule} folds on COLD train): {threshold}")
     clf = fit_matrix(features(tr_x + ex_x, recipe), tr_y + ex_y, recipe)
     p = clf.predict_proba(features(dv_x, recipe))[:, 1]
     scores = binary_scores(dv_y, p, threshold)
@@ -248,7 +256,7 @@ def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
         "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
         "lexicons": list(recipe.lexicons), "lexicon_multi": recipe.lexicon_multi,
         "mask": recipe.mask, "mask_keep": recipe.mask_keep,
-        "threshold": threshold,
+        "threshold": threshold, "threshold_rule": recipe.threshold_rule,
         "features": recipe.describe() + "; binary, L2-normalised",
         "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
                  + (f" + {recipe.complaints} negative waimai reviews" if recipe.complaints else "")
