@@ -118,3 +118,25 @@ def test_real_whisper_with_and_without_rescoring(cfg, repo_root):
     on.model.model.weight = 0.0
     assert [(w.start, w.end, w.text) for w in on.recognise(samples)] == \
         [(w.start, w.end, w.text) for w in off.recognise(samples)]
+
+
+@pytest.mark.slow  # the real Whisper model
+def test_batched_pipeline_is_rescored_too(cfg, repo_root):
+    """faster-whisper's batched pipeline (the GPU path, run here on the CPU) calls the same
+    model for several windows at once: each gets its own readings and choice."""
+    from dataclasses import replace
+
+    from speech.asr import Transcriber
+    from speech.audio import normalise_gain
+    from tests.helpers.audio import decode_at
+
+    audio = decode_at(repo_root / "tests" / "data" / "calls_outcomes" / "out_call_02.stereo.flac", 16000)
+    both = np.concatenate([audio.samples[0], audio.samples[1]])       # both sides one after the other: several chunks
+    samples = normalise_gain(np.ascontiguousarray(both), -3.0, 30.0)[0]
+    batched = Transcriber(replace(cfg.asr, batched=True, batch_size=4, rescore_hypotheses=4, rescore_weight=0.3))
+    windows = []
+    batched.model.model.on_window = lambda readings, k: windows.append((readings, k))
+    words = batched.recognise(samples)
+    assert words and len(windows) >= 2
+    assert all(1 <= len(r) <= 4 and 0 <= k < len(r) for r, k in windows)
+    assert all(0 <= w.start <= w.end <= samples.size / 16000 + 0.5 for w in words)
