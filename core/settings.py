@@ -75,7 +75,7 @@ class AsrSettings:
     homophone_word_margin: float = 2.0    # more when it is part of a common word as written
     homophone_edge_margin: float = 2.0    # more at either end of a stretch of speech (context on one side)
     # Whisper's beam n-best re-ranked by Whisper and the same language model together, before the
-    # words are aligned (名 -> 您); speech/nbest_rescoring.py, bench/README.md round 7.
+    # words are aligned (福导员 -> 辅导员); speech/nbest_rescoring.py, bench/README.md round 7.
     rescore_hypotheses: int = 8           # finished readings per window to choose from (capped at beam_size; 1 = off)
     rescore_weight: float = 0.3           # the language model's log probability, times this, is added (0 = Whisper's own)
 

@@ -2,7 +2,7 @@
 
 Whisper base keeps several readings of a 30-s window in its beam; the one it prints is the
 one its own decoder likes best, which through an 8 kHz line is often a reading the sentence
-rejects (名 for 您, 小的 for 晓得). Here the beam's ``asr.rescore_hypotheses`` best finished
+rejects while a better one is in the beam (计同减是 for 系统显示, 福导员 for 辅导员, 备助 for 备注). Here the beam's ``asr.rescore_hypotheses`` best finished
 readings of each window are scored again, each as
 
     Whisper's score (its mean log probability per token, the order its beam ranks readings
