@@ -7,7 +7,8 @@ usage: .venv/bin/python bench/asr_rescoring.py [CALLS_DIR ...] [--hypotheses N] 
    per channel as the pipeline does (gain-normalised, silent channels skipped) with the
    configured ASR settings, the beam asked for ``--hypotheses`` finished readings per window,
    Whisper's own reading kept. Each window's readings (text, Whisper's and the language model's
-   log probabilities) are stored in ``--cache`` (pickle), so reruns only re-rank.
+   log probabilities) are stored in ``--cache`` (pickle, with the calls, number of readings and
+   ASR settings it was recorded for), so reruns with the same ones only re-rank.
 2. Re-ranks: for each weight, each window keeps the reading
    ``speech.nbest_rescoring.best`` picks; a channel's text is its windows' kept texts in order,
    after the term and homophone corrections as configured. CER per channel against the
@@ -104,20 +105,50 @@ def corrections():
     return correct
 
 
+def weights(text: str) -> list[float]:
+    """``--weights``: comma-separated numbers >= 0."""
+    try:
+        out = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"weights must be numbers >= 0: {text!r}")
+    return out
+
+
+def load_or_record(cache: Path, dirs: list[str], hypotheses: int) -> dict:
+    """The recorded readings of ``dirs`` from ``cache`` when it was recorded for the same calls,
+    number of readings and ASR settings; recorded again (and the cache replaced) otherwise."""
+    from bench.asr_vocabulary import settings_key
+    from core.settings import load_settings
+
+    asr = load_settings(environ={}).with_overrides({"asr.rescore_hypotheses": hypotheses}).asr
+    key = (sorted(str(Path(d).resolve()) for d in dirs), hypotheses, settings_key(asr))
+    try:
+        stored = pickle.loads(cache.read_bytes()) if cache.is_file() else None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError):
+        stored = None
+    if isinstance(stored, dict) and stored.get("key") == key:
+        return stored["calls"]
+    calls = record(dirs, hypotheses)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps({"key": key, "calls": calls}))
+    tmp.replace(cache)
+    return calls
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("calls", nargs="*", default=DEV_CALLS)
-    ap.add_argument("--hypotheses", type=int, default=8)
+    ap.add_argument("--hypotheses", type=int, default=8, help="readings per window (at least 2)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-nbest.pkl"))
-    ap.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.7,1.0")
+    ap.add_argument("--weights", type=weights, default="0,0.1,0.2,0.3,0.4,0.5,0.7,1.0")
     args = ap.parse_args()
-    if args.cache.is_file():
-        calls = pickle.loads(args.cache.read_bytes())
-    else:
-        calls = record(args.calls, args.hypotheses)
-        tmp = args.cache.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(calls))
-        tmp.replace(args.cache)
+    if args.hypotheses < 2:
+        ap.error("--hypotheses must be at least 2 (1 is Whisper's reading alone)")
+    if not truth_files(args.calls, "stereo"):
+        ap.error(f"no stereo call with ground truth under {', '.join(args.calls)}")
+    calls = load_or_record(args.cache, args.calls, args.hypotheses)
     from speech.nbest_rescoring import best
 
     correct = corrections()
@@ -128,7 +159,7 @@ def main() -> None:
     print("|---|---|---|---|")
     e, n, en, nn, _ = rerank(calls, lambda readings: 0, correct)
     print(f"| Whisper's reading | {e / max(n, 1):.2%} | {en / max(nn, 1):.2%} | 0 |", flush=True)
-    for w in (float(x) for x in args.weights.split(",")):
+    for w in args.weights:
         e, n, en, nn, changed = rerank(calls, lambda readings: best(readings, w), correct)
         print(f"| {w:g} | {e / max(n, 1):.2%} | {en / max(nn, 1):.2%} | {changed} |", flush=True)
 
