@@ -2,21 +2,22 @@
 
 Whisper base keeps several readings of a 30-s window in its beam; the one it prints is the
 one its own decoder likes best, which through an 8 kHz line is often a reading the sentence
-rejects while a better one is in the beam (计同减是 for 系统显示, 福导员 for 辅导员, 备助 for 备注). Here the beam's ``asr.rescore_hypotheses`` best finished
-readings of each window are scored again, each as
+rejects while a better one is in the beam (计同减是 for 系统显示, 福导员 for 辅导员, 备助 for 备注).
+Here the beam's ``asr.rescore_hypotheses`` best finished readings of each window are scored
+again, each as
 
     Whisper's score (its mean log probability per token, the order its beam ranks readings
     by) × the number of tokens of Whisper's own reading
     + ``asr.rescore_weight`` × the language model's log probability (core/char_lm.py, in nats)
 
-and the best one is what faster-whisper goes on with (at weight 0, Whisper's own) (segments, timestamps, word alignment):
-nothing is edited after the search, so every word keeps the timing Whisper aligned it with.
-Only readings that end on the same token as Whisper's own and are at most ``LENGTH_SLACK``
-speech characters longer or shorter compete: a reading that stops elsewhere moves where the
-next window starts, and the language model favours shorter text.
-Only the beam search at temperature 0 is re-ranked; fallback sampling, greedy search and a
-window with one reading pass through unchanged. Measured in bench/README.md ("ASR accuracy,
-round 7"), with bench/asr_rescoring.py.
+and faster-whisper goes on with the best one (at weight 0, Whisper's own): its segments,
+timestamps and word alignment are Whisper's for that reading, nothing is edited after the
+search. Only readings that end on the same token as Whisper's own and are at most
+``LENGTH_SLACK`` speech characters longer or shorter compete: a reading that stops elsewhere
+moves where the next window starts, and the language model favours shorter text. Only the
+beam search at temperature 0 is re-ranked; fallback sampling, greedy search and a window with
+one reading pass through unchanged. Measured in bench/README.md ("ASR accuracy, round 7"),
+with bench/asr_rescoring.py.
 """
 from __future__ import annotations
 
