@@ -38,9 +38,9 @@ def record(dirs: list[str], hypotheses: int) -> dict:
     """{call_id: {"ref": {ch: text}, "windows": {ch: [[Reading, ...], ...]}}}."""
     from core.settings import load_settings
     from speech.asr import Transcriber
-    from speech.audio import decode, normalise_gain, robust_peak
+    from speech.audio import decode
     from speech.nbest_rescoring import RescoringWhisper
-    from speech.pipeline import channels_are_copies, is_silent
+    from speech.pipeline import channels_are_copies, prepare_channel
 
     settings = load_settings(environ={}).with_overrides({**SCORING, "asr.rescore_hypotheses": hypotheses})
     transcriber = Transcriber(settings.asr)
@@ -57,12 +57,10 @@ def record(dirs: list[str], hypotheses: int) -> dict:
         call = out[truth["call_id"]] = {"ref": {}, "windows": {}}
         for ch in range(2):
             call["ref"][ch] = "".join(t["text"] for t in truth["turns"] if int(t["channel"]) == ch)
-            peak = robust_peak(audio.samples[ch])
-            samples, _ = normalise_gain(audio.samples[ch], settings.audio.target_peak_dbfs,
-                                        settings.audio.max_gain_db, peak=peak)
+            prepared = prepare_channel(audio.samples[ch], settings.audio)
             windows.clear()
-            if not is_silent(peak):
-                transcriber.recognise(samples)
+            if not prepared.silent:
+                transcriber.recognise(prepared.samples)
             call["windows"][ch] = list(windows)
         print(f"recorded {truth['call_id']}", file=sys.stderr, flush=True)
     return out

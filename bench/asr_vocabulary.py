@@ -227,24 +227,22 @@ def run_real(modes: list[str], cache: Path) -> None:
 
 def run_noise(modes: list[str], cache: Path) -> None:
     from core.settings import load_settings, vocabulary_terms
-    from speech.audio import normalise_gain, robust_peak
-    from speech.pipeline import is_silent
+    from speech.pipeline import prepare_channel
 
     cfg = load_settings(environ={})
     terms = vocabulary_terms(cfg.asr.vocabulary)
     print("\n## Silence and noise (generated, seeded): characters written / vocabulary terms among them\n")
     print(f"{'clip':28s} {'pipeline':>9s}" + "".join(f"{m:>12s}" for m in modes))
     for name, clip in noise_clips().items():
-        peak = robust_peak(clip)
-        samples, _ = normalise_gain(clip, cfg.audio.target_peak_dbfs, cfg.audio.max_gain_db, peak=peak)
+        prepared = prepare_channel(clip, cfg.audio)
         cells, outputs = [], []
         for mode in modes:
-            words = cached_transcriber(settings_for(mode).asr, cache, {}).transcribe(samples)
+            words = cached_transcriber(settings_for(mode).asr, cache, {}).transcribe(prepared.samples)
             text = "".join(w.text for w in words)
             cells.append(f"{len(text)} / {sum(text.count(t) for t in terms)}")
             if text:
                 outputs.append(f"  {mode}: {text}")
-        print(f"{name:28s} {'skips' if is_silent(peak) else 'runs ASR':>9s}" + "".join(f"{c:>12s}" for c in cells))
+        print(f"{name:28s} {'skips' if prepared.silent else 'runs ASR':>9s}" + "".join(f"{c:>12s}" for c in cells))
         for line in outputs:
             print(line)
 

@@ -26,6 +26,24 @@ def is_silent(peak: float) -> bool:
     return peak < 10 ** (SILENT_PEAK_DBFS / 20)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedChannel:
+    """One channel as ASR gets it: gain-normalised samples, the gain applied, and whether the
+    channel is line noise only (then no ASR is run)."""
+
+    samples: np.ndarray
+    gain_db: float
+    silent: bool
+
+
+def prepare_channel(x: np.ndarray, audio_settings: AudioSettings) -> PreparedChannel:
+    """Normalise one channel's gain (``audio.target_peak_dbfs``, capped at ``audio.max_gain_db``)
+    and tell whether it is silent; the robust peak is computed once for both."""
+    peak = robust_peak(x)
+    samples, gain = normalise_gain(x, audio_settings.target_peak_dbfs, audio_settings.max_gain_db, peak=peak)
+    return PreparedChannel(samples, gain, is_silent(peak))
+
+
 @dataclass(slots=True)
 class CallTranscript:
     """Utterances of one call and how they were obtained."""
@@ -72,26 +90,24 @@ def transcribe_call(
     """
     timings: dict[str, float] = {}
     samples = audio.samples
-    target, cap = audio_settings.target_peak_dbfs, audio_settings.max_gain_db
     if samples.shape[0] == 2 and not channels_are_copies(samples):
         streams: list[list[Utterance]] = []
         for ch in range(2):
-            peak = robust_peak(samples[ch])
-            normalised, gain = normalise_gain(samples[ch], target, cap, peak=peak)
+            prepared = prepare_channel(samples[ch], audio_settings)
             t0 = time.perf_counter()
-            words = [] if is_silent(peak) else transcriber.transcribe(normalised)
+            words = [] if prepared.silent else transcriber.transcribe(prepared.samples)
             timings["asr"] = timings.get("asr", 0.0) + time.perf_counter() - t0
             role = channel_roles[ch] if ch < len(channel_roles) else "unknown"
             streams.append(words_to_utterances(words, speaker=f"ch{ch}", role=role, channel=ch, max_gap=max_gap))
-            logger.debug("channel %d: gain %.1f dB, %d words", ch, gain, len(words))
+            logger.debug("channel %d: gain %.1f dB, %d words", ch, prepared.gain_db, len(words))
         prior = {f"ch{ch}": channel_roles[ch] for ch in range(min(2, len(channel_roles)))}
         return CallTranscript(utterances=merge_speakers(*streams), diarization="channel",
                               channel_audio={0: samples[0], 1: samples[1]}, role_prior=prior, timings=timings)
     mono = samples.mean(axis=0).astype(np.float32) if samples.shape[0] > 1 else samples[0]
-    peak = robust_peak(mono)
-    normalised, _ = normalise_gain(mono, target, cap, peak=peak)
+    prepared = prepare_channel(mono, audio_settings)
+    normalised = prepared.samples
     t0 = time.perf_counter()
-    words = [] if is_silent(peak) else transcriber.transcribe(normalised)
+    words = [] if prepared.silent else transcriber.transcribe(normalised)
     timings["asr"] = time.perf_counter() - t0
     if diarization.mono_backend == "none" or not words:
         utterances = words_to_utterances(words, speaker="spk0", role="unknown", max_gap=max_gap)

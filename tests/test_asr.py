@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from speech.audio import DecodedAudio, normalise_gain
-from speech.pipeline import channels_are_copies, transcribe_call
+from speech.pipeline import channels_are_copies, prepare_channel, transcribe_call
 from tests.helpers.audio import load_clip, stereo_call
 from tests.helpers.text import cer
 
@@ -73,3 +73,14 @@ def test_identical_channels_are_treated_as_mono(test_data):
     clip = load_clip(test_data / "audio" / "BAC009S0764W0121.wav")
     assert channels_are_copies(np.stack([clip, clip]))
     assert not channels_are_copies(stereo_call(clip, clip, 16000))
+
+
+def test_prepare_channel_normalises_speech_and_flags_line_noise(test_data, cfg):
+    clip = load_clip(test_data / "audio" / "BAC009S0764W0121.wav") * np.float32(0.05)
+    speech = prepare_channel(clip, cfg.audio)
+    assert not speech.silent
+    assert np.array_equal(speech.samples, normalise_gain(clip, cfg.audio.target_peak_dbfs, cfg.audio.max_gain_db)[0])
+    assert 0 < speech.gain_db <= cfg.audio.max_gain_db
+    hiss = (np.random.default_rng(0).standard_normal(16000 * 5) * 10 ** (-80 / 20)).astype(np.float32)
+    assert prepare_channel(hiss, cfg.audio).silent
+    assert prepare_channel(np.zeros(16000, np.float32), cfg.audio).silent
