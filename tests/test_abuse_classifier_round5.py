@@ -2,7 +2,10 @@
 that names a group), the `badwords` list, the flags that select them, and the shipped model."""
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
+from dataclasses import replace
 from zlib import crc32
 
 import numpy as np
@@ -64,7 +67,7 @@ def test_runtime_computes_the_training_features(tmp_path, test_data):
     text = normalize("河南人都是傻逼")
     assert load_lexicon("insult").hit(text)
     assert on.proba(text) > 0.5 and off.proba(text) == 0.5
-    recipe = train_abuse.replace(train_abuse.ROUND4, group_hits=True)
+    recipe = replace(train_abuse.ROUND4, group_hits=True)
     rows = train_abuse.read_cold_rows(test_data / "text" / "COLD" / "dev.csv")[:200]
     texts = [r["text"] for r in rows] + ["河南人都是傻逼"]
     X = train_abuse.features(texts, recipe)
@@ -80,13 +83,13 @@ def test_flags_select_the_round5_candidates():
     r4 = train_abuse.ROUND4
     assert eval_splits.recipe_of(args([])) == train_abuse.RECIPE
     assert eval_splits.recipe_of(args(["--recipe", "round4", "--group-hits"])) == \
-        train_abuse.replace(r4, group_hits=True)
+        replace(r4, group_hits=True)
     assert eval_splits.recipe_of(args(["--recipe", "round4", "--C", "8"])).C == 8.0
     assert eval_splits.recipe_of(args(["--recipe", "round4", "--lexicons",
                                        "insult,sexhate,badwords"])).lexicons[-1] == "badwords"
     four = eval_splits.recipe_of(args(["--recipe", "round4", "--chars", "4", "--bits", "18"]))
     assert (four.ngram_max, four.n_features) == (4, 1 << 18)
-    assert "in a clause naming a 'groups' entry" in train_abuse.replace(r4, group_hits=True).describe()
+    assert "in a clause naming a 'groups' entry" in replace(r4, group_hits=True).describe()
     assert "clause" not in r4.describe() and not r4.group_hits
 
 
@@ -98,3 +101,35 @@ def test_badwords_list_is_built_from_its_mit_sources_normalised():
     assert entries == sorted(set(entries)) and len(entries) > 1000
     assert all(len(e) >= 2 and not e.isascii() and normalize(e) == e for e in entries)
     assert load_lexicon("badwords").entries == tuple(entries)
+
+
+def test_shipped_model_is_still_round4_without_group_hits():
+    """Round 5 shipped nothing (no candidate passed the rule): the model has no group_hits key
+    and computes round 4's features."""
+    assert train_abuse.RECIPE is train_abuse.ROUND4 and not train_abuse.RECIPE.group_hits
+    model = LinearModel(MODELS_DIR / "abuse_cold_lr.npz")
+    assert "group_hits" not in model.meta and model.group_hits is False
+    assert model.meta["C"] == 4.0 and model.threshold == 0.46
+    texts = ["河南人都是傻逼", "你们这帮人就会欺负老实人", "谢谢您,我明天还款"]
+    X = train_abuse.features(texts, train_abuse.RECIPE)
+    for i, t in enumerate(texts):
+        idx = model_features(normalize(t), model.n_features, model.ngram_max, model.word_ngram_max,
+                             model.lexicons, model.lexicon_multi, model.mask, model.mask_keep,
+                             model.group_hits)
+        assert sorted(X[i].indices.tolist()) == idx
+
+
+def test_blind_style4_set_is_in_cold_format_and_balanced():
+    assert eval_splits.BLINDS["blind_style4"] == eval_splits.BLIND_STYLE4
+    with open(eval_splits.BLIND_STYLE4, encoding="utf-8", newline="") as fh:
+        raw = list(csv.DictReader(fh))
+    assert [r[""] for r in raw] == [f"b4-{i:03d}" for i in range(1, 121)]
+    assert {r["split"] for r in raw} == {"blind"}
+    rows = train_abuse.read_cold_rows(eval_splits.BLIND_STYLE4)
+    per = Counter((r["topic"], r["label"]) for r in rows)      # (topic, label) -> rows
+    topics = {t for t, _ in per}
+    assert len(topics) == 10 and set(eval_splits.TOPICS) <= topics
+    assert all(per[(t, 0)] == per[(t, 1)] for t in topics)    # each topic half offensive
+    assert [per[(t, 1)] for t in eval_splits.TOPICS] == [8, 8, 8] and sum(per.values()) == 120
+    assert len({normalize(r["text"]) for r in rows}) == 120
+    assert min(map(len, (r["text"] for r in rows))) >= 4 and max(len(r["text"]) for r in rows) <= 86

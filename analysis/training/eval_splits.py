@@ -22,7 +22,9 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
                      comments on every kind of group, written before round 3);
 * ``blind_style3``   all of COLD train -> analysis/evaldata/blind_cold_style3.csv (COLD-style
-                     comments on every kind of group in new forms, written before round 4).
+                     comments on every kind of group in new forms, written before round 4);
+* ``blind_style4``   all of COLD train -> analysis/evaldata/blind_cold_style4.csv (COLD-style
+                     comments in spoken and chat registers, written before round 5).
 
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
 ``--mask-keep`` keeps the unmasked n-grams too; ``--group-hits`` adds a bucket per word list hit
@@ -73,7 +75,10 @@ BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_sty
 BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
 # COLD-style comments on every kind of group in new forms, written before round 4
 BLIND_STYLE3 = BLIND_STYLE.with_name("blind_cold_style3.csv")
-BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3}
+# COLD-style comments in spoken and chat registers, written before round 5
+BLIND_STYLE4 = BLIND_STYLE.with_name("blind_cold_style4.csv")
+BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3,
+          "blind_style4": BLIND_STYLE4}
 SHORT, LONG = 20, 30
 
 
