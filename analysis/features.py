@@ -6,7 +6,8 @@ one space; for models whose metadata names `lexicons`, one bucket per word list
 (`models/lexicons/<name>.txt`) that has an entry in the text; for models whose metadata
 names a `mask` list (e.g. `groups`: words naming a social group), every mention of an entry is
 replaced by one placeholder character (`MASK`) before the n-grams are taken (target masking;
-with `mask_keep` the original text's n-grams are kept too). Training
+with `mask_keep` the original text's n-grams are kept too; with `group_hits`, one more bucket per
+word list whose entry occurs in a clause that also mentions a masked group, `group_buckets`). Training
 (analysis/training/*.py) and inference share `model_features`, so a model is just a weight vector and a bias saved with numpy (`.npz`, no pickles, no sklearn
 at runtime). jieba's dictionary is loaded once, on first use, without logging.
 """
@@ -110,6 +111,7 @@ class Lexicon:
             self._by_prefix[e[:2]] = self._by_prefix.get(e[:2], ()) + (e,)
         self.hash = crc32(f"lex:{name}".encode("utf-8"), _LEX_SEED)
         self.hash2 = crc32(f"lex:{name}:2".encode("utf-8"), _LEX_SEED)
+        self.group_hash = crc32(f"lex:{name}:group".encode("utf-8"), _LEX_SEED)  # group_buckets
 
     def hits(self, text: str, most: int = 1) -> int:
         """How many positions of `text` start an entry, counting up to `most`."""
@@ -181,12 +183,27 @@ def lexicon_buckets(text: str, n_features: int, lexicons, multi: bool = False) -
     return sorted(out)
 
 
+def group_buckets(text: str, n_features: int, lexicons, mask) -> list[int]:
+    """Bucket ids of the lexicons with an entry in a clause (punctuation-delimited chunk) of
+    `text` that also mentions an entry of `mask` (a group); the lexicons are read on the masked
+    clause, so a group word is never its own hit."""
+    bits = n_features - 1
+    out = set()
+    for chunk in _STRIP.split(text):
+        masked = mask.mask(chunk) if len(chunk) > 1 else chunk
+        if MASK not in masked:
+            continue
+        out.update(lex.group_hash & bits for lex in lexicons if lex.hit(masked))
+    return sorted(out)
+
+
 def model_features(text: str, n_features: int, ngram_max: int = 3, word_ngram_max: int = 0,
                    lexicons=(), lexicon_multi: bool = False, mask=None,
-                   mask_keep: bool = False) -> list[int]:
+                   mask_keep: bool = False, group_hits: bool = False) -> list[int]:
     """Sorted unique bucket ids: `hashed_ngrams` plus the lexicon-hit buckets. With `mask` (a
     Lexicon), the n-grams are those of the text with its entries masked (`Lexicon.mask`), and
-    with `mask_keep` also those of the text as it is; lexicon hits are read on the text as it is."""
+    with `mask_keep` also those of the text as it is; lexicon hits are read on the text as it is;
+    with `group_hits` (and `mask`), also `group_buckets`."""
     if mask is None:
         idx = hashed_ngrams(text, n_features, ngram_max, word_ngram_max)
     else:
@@ -196,7 +213,10 @@ def model_features(text: str, n_features: int, ngram_max: int = 3, word_ngram_ma
             idx = sorted(set(idx).union(hashed_ngrams(text, n_features, ngram_max, word_ngram_max)))
     if not lexicons:
         return idx
-    return sorted(set(idx).union(lexicon_buckets(text, n_features, lexicons, lexicon_multi)))
+    out = set(idx).union(lexicon_buckets(text, n_features, lexicons, lexicon_multi))
+    if group_hits and mask is not None:
+        out.update(group_buckets(text, n_features, lexicons, mask))
+    return sorted(out)
 
 
 class LinearModel:
@@ -224,6 +244,8 @@ class LinearModel:
             except OSError as exc:
                 raise ValueError(f"{path}: word list missing ({exc.filename})") from None
         self.mask_keep = bool(self.meta.get("mask_keep", False))
+        # a bucket per word list hit in a clause that names a group (round 5; needs mask)
+        self.group_hits = bool(self.meta.get("group_hits", False))
         # decision threshold chosen on validation by the training script (0.5 if none)
         self.threshold = float(self.meta.get("threshold", 0.5))
         if self.weights.shape[0] != self.n_features or self.n_features & (self.n_features - 1):
@@ -231,7 +253,8 @@ class LinearModel:
 
     def logit(self, text: str) -> float:
         idx = model_features(text, self.n_features, self.ngram_max, self.word_ngram_max,
-                             self.lexicons, self.lexicon_multi, self.mask, self.mask_keep)
+                             self.lexicons, self.lexicon_multi, self.mask, self.mask_keep,
+                             self.group_hits)
         if not idx:
             return self.bias
         return self.bias + float(self.weights[idx].sum()) / math.sqrt(len(idx))

