@@ -104,11 +104,11 @@ def test_badwords_list_is_built_from_its_mit_sources_normalised():
 
 
 def test_shipped_model_is_still_round4_without_group_hits():
-    """Round 5 shipped nothing (no candidate passed the rule): the model has no group_hits key
-    and computes round 4's features."""
+    """Round 5 shipped nothing (no candidate passed the rule): the model, retrained with round 4's
+    recipe, records group_hits off and computes round 4's features."""
     assert train_abuse.RECIPE is train_abuse.ROUND4 and not train_abuse.RECIPE.group_hits
     model = LinearModel(MODELS_DIR / "abuse_cold_lr.npz")
-    assert "group_hits" not in model.meta and model.group_hits is False
+    assert model.meta["group_hits"] is False and model.group_hits is False
     assert model.meta["C"] == 4.0 and model.threshold == 0.46
     texts = ["河南人都是傻逼", "你们这帮人就会欺负老实人", "谢谢您,我明天还款"]
     X = train_abuse.features(texts, train_abuse.RECIPE)

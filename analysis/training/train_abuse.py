@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.features import load_lexicon
-from analysis.training.common import (DEFAULT_SHARED, best_threshold, binary_scores, export,
+from analysis.training.common import (DEFAULT_SHARED, binary_scores, export,
                                       featurise, fit_lr)
-from analysis.training.target_clusters import validation_folds
 from analysis.training.train_sentiment import read_waimai
 
 
@@ -217,18 +216,15 @@ def fit_matrix(X, labels: list[int], recipe: Recipe = RECIPE, quiet: bool = Fals
 
 def validated_threshold(cold_train: list[dict], extra: tuple[list, list], recipe: Recipe = RECIPE,
                         topics=("race", "gender", "region")) -> float:
-    """Decision threshold with the best F1 on validation over COLD train rows, predictions
-    pooled: each fold of `target_clusters.validation_folds` (leave one topic or one target
-    cluster out, `recipe.threshold_rule`) scored by a model trained on its training rows +
-    extras. COLD dev is never read."""
-    ys, ps = [], []
-    ex_x, ex_y = extra
-    for _, tr, va in validation_folds(cold_train, topics, recipe.threshold_rule):
-        clf = fit_matrix(features([r["text"] for r in tr] + ex_x, recipe),
-                         [r["label"] for r in tr] + ex_y, recipe, quiet=True)
-        ys += [r["label"] for r in va]
-        ps.append(clf.predict_proba(features([r["text"] for r in va], recipe))[:, 1])
-    return best_threshold(ys, np.concatenate(ps))
+    """Decision threshold with the best F1 on validation over COLD train rows of `topics`,
+    predictions pooled: each fold of `target_clusters.validation_folds` (leave one topic or one
+    target cluster out, `recipe.threshold_rule`) scored by a model trained on its training rows
+    + extras, as `eval_splits.recipe_threshold` does for every split. COLD dev is never read."""
+    from analysis.training import eval_splits  # it imports this module
+
+    rows = [r for r in cold_train if r["topic"] in topics]
+    matrix = eval_splits.Matrix([r["text"] for r in rows] + list(extra[0]), recipe)
+    return eval_splits.recipe_threshold(rows, topics, extra, replace(recipe, validated_threshold=True), matrix)
 
 
 def main(argv: list[str] | None = None, recipe: Recipe = RECIPE) -> None:
