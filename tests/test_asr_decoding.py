@@ -150,3 +150,37 @@ def test_speech_left_without_words_is_decoded_again(transcriber, repo_root):
     assert len("".join(w.text for w in new)) >= len("".join(w.text for w in after)) - 2
     assert all(after[0].start - 0.5 <= w.start and w.end <= after[-1].end + 1.5 for w in new)
     assert back == sorted(back, key=lambda w: (w.start, w.end))
+
+
+def test_lattice_oracle_edits_equal_the_best_choice_of_readings():
+    """bench/asr_rescoring's oracle: the fewest edits over every choice of one reading per
+    window, computed at once, equals the brute-force minimum."""
+    import itertools
+    import random
+
+    from bench.asr_errors import align
+    from bench.asr_rescoring import lattice_edits
+
+    def edits(ref: str, hyp: str) -> int:
+        return sum(op != "=" for op, _, _ in align(ref, hyp))
+
+    assert lattice_edits("还款日期", [["换款", "还款"], ["日期", "一期", ""]]) == 0
+    assert lattice_edits("还款", []) == 2 and lattice_edits("", [["一", "一二"]]) == 1
+    rng = random.Random(7)
+    for _ in range(200):
+        ref = "".join(rng.choice("还款逾期") for _ in range(rng.randint(0, 10)))
+        windows = [["".join(rng.choice("还款逾期一") for _ in range(rng.randint(0, 5)))
+                    for _ in range(rng.randint(1, 3))] for _ in range(rng.randint(0, 3))]
+        brute = min(edits(ref, "".join(choice)) for choice in itertools.product(*windows))
+        assert lattice_edits(ref, windows) == brute
+
+
+def test_prefix_oracle_keeps_the_reading_nearest_the_reference_so_far():
+    from types import SimpleNamespace
+
+    from bench.asr_rescoring import PrefixOracle
+
+    choose = PrefixOracle("还款日期是明天")
+    assert choose([SimpleNamespace(text="换款日"), SimpleNamespace(text="还款日")]) == 1
+    assert choose([SimpleNamespace(text="一期是"), SimpleNamespace(text="期是")]) == 1
+    assert choose([SimpleNamespace(text="明天"), SimpleNamespace(text="明天")]) == 0   # ties: Whisper's order
