@@ -44,36 +44,57 @@ from bench.asr_errors import DEV_CALLS, align, normalise_numbers  # noqa: E402
 from bench.calls_e2e import SCORING, truth_files  # noqa: E402
 
 
-def record(dirs: list[str], hypotheses: int) -> dict:
-    """{call_id: {"ref": {ch: text}, "windows": {ch: [[Reading, ...], ...]}}}."""
-    from core.settings import load_settings
+def rescoring_transcriber(settings):
+    """A loaded Transcriber for ``settings`` and its re-ranking model (re-ranking must be on)."""
     from speech.asr import Transcriber
-    from speech.audio import decode
     from speech.nbest_rescoring import RescoringWhisper
-    from speech.pipeline import channels_are_copies, prepare_channel
 
-    settings = load_settings(environ={}).with_overrides({**SCORING, "asr.rescore_hypotheses": hypotheses})
     transcriber = Transcriber(settings.asr)
     rescorer = transcriber.model.model
     assert isinstance(rescorer, RescoringWhisper)
-    windows: list = []
-    rescorer.choose = lambda readings: 0                    # Whisper's own reading: record only
-    rescorer.on_window = lambda readings, k: windows.append(readings)
-    out = {}
+    return transcriber, rescorer
+
+
+def stereo_channels(dirs: list[str], settings):
+    """(truth, path, channel, the channel's reference text, ``PreparedChannel``) for both
+    channels of every two-party stereo call under ``dirs``, prepared as the pipeline does."""
+    from speech.audio import decode
+    from speech.pipeline import channels_are_copies, prepare_channel
+
     for truth, path in truth_files(dirs, "stereo"):
         audio = decode(path, settings.audio)
         if audio.samples.shape[0] != 2 or channels_are_copies(audio.samples):
             continue
-        call = out[truth["call_id"]] = {"ref": {}, "windows": {}}
         for ch in range(2):
-            call["ref"][ch] = "".join(t["text"] for t in truth["turns"] if int(t["channel"]) == ch)
-            prepared = prepare_channel(audio.samples[ch], settings.audio)
-            windows.clear()
-            if not prepared.silent:
-                transcriber.recognise(prepared.samples)
-            call["windows"][ch] = list(windows)
-        print(f"recorded {truth['call_id']}", file=sys.stderr, flush=True)
+            ref = "".join(t["text"] for t in truth["turns"] if int(t["channel"]) == ch)
+            yield truth, path, ch, ref, prepare_channel(audio.samples[ch], settings.audio)
+
+
+def record(dirs: list[str], hypotheses: int) -> dict:
+    """{call_id: {"ref": {ch: text}, "windows": {ch: [[Reading, ...], ...]}}}."""
+    from core.settings import load_settings
+
+    settings = load_settings(environ={}).with_overrides({**SCORING, "asr.rescore_hypotheses": hypotheses})
+    transcriber, rescorer = rescoring_transcriber(settings)
+    windows: list = []
+    rescorer.choose = lambda readings: 0                    # Whisper's own reading: record only
+    rescorer.on_window = lambda readings, k: windows.append(readings)
+    out: dict = {}
+    for truth, _, ch, ref, prepared in stereo_channels(dirs, settings):
+        call = out.setdefault(truth["call_id"], {"ref": {}, "windows": {}})
+        call["ref"][ch] = ref
+        windows.clear()
+        if not prepared.silent:
+            transcriber.recognise(prepared.samples)
+        call["windows"][ch] = list(windows)
+        if ch == 1:
+            print(f"recorded {truth['call_id']}", file=sys.stderr, flush=True)
     return out
+
+
+def kept_text(r) -> str:
+    """A reading's text as a channel's text is made of it (its stretches joined)."""
+    return r.text.replace(" ", "")
 
 
 def rerank(calls: dict, choose, correct) -> tuple[int, int, int, int, int]:
@@ -88,7 +109,7 @@ def rerank(calls: dict, choose, correct) -> tuple[int, int, int, int, int]:
             for readings in wins:
                 k = choose(readings)
                 changed += k != 0
-                kept.append(readings[k].text.replace(" ", ""))
+                kept.append(kept_text(readings[k]))
             hyp, ref = squash(correct("".join(kept))), squash(call["ref"][ch])
             errs += sum(op != "=" for op, _, _ in align(ref, hyp))
             chars += len(ref)
@@ -147,7 +168,7 @@ class PrefixOracle:
     def __call__(self, readings) -> int:
         from speech.text import squash
 
-        after = [advance(self.ref, self.dist, squash(r.text)) for r in readings]
+        after = [advance(self.ref, self.dist, squash(kept_text(r))) for r in readings]
         k = min(range(len(after)), key=lambda i: (int(after[i].min()), i))
         self.dist = after[k]
         return k
@@ -158,32 +179,22 @@ def oracle_decode(dirs: list[str]) -> dict[str, tuple[int, int, int, int]]:
     the pipeline when every window's reading is chosen by ``PrefixOracle``."""
     from bench.asr_errors import Tally, score_call
     from core.settings import load_settings
-    from speech.asr import Transcriber
-    from speech.audio import decode
-    from speech.nbest_rescoring import RescoringWhisper
-    from speech.pipeline import channels_are_copies, prepare_channel
     from speech.text import squash
     from speech.utterances import merge_speakers, words_to_utterances
 
     settings = load_settings(environ={}).with_overrides(SCORING)
-    transcriber = Transcriber(settings.asr)
-    rescorer = transcriber.model.model
-    assert isinstance(rescorer, RescoringWhisper)
+    transcriber, rescorer = rescoring_transcriber(settings)
     tallies: dict[str, Tally] = {}
-    for truth, path in truth_files(dirs, "stereo"):
-        audio = decode(path, settings.audio)
-        if audio.samples.shape[0] != 2 or channels_are_copies(audio.samples):
-            continue
-        streams = []
-        for ch in range(2):
-            rescorer.choose = PrefixOracle(squash("".join(t["text"] for t in truth["turns"] if int(t["channel"]) == ch)))
-            prepared = prepare_channel(audio.samples[ch], settings.audio)
-            words = [] if prepared.silent else transcriber.transcribe(prepared.samples)
-            streams.append(words_to_utterances(words, speaker=f"ch{ch}", role="unknown", channel=ch,
-                                               max_gap=settings.utterances.max_gap_s))
-        tally = tallies.setdefault(str(Path(path).parent), Tally())
-        score_call(truth, merge_speakers(*streams), tally)
-        print(f"oracle-decoded {truth['call_id']}", file=sys.stderr, flush=True)
+    streams: list = []
+    for truth, path, ch, ref, prepared in stereo_channels(dirs, settings):
+        rescorer.choose = PrefixOracle(squash(ref))
+        words = [] if prepared.silent else transcriber.transcribe(prepared.samples)
+        streams.append(words_to_utterances(words, speaker=f"ch{ch}", role="unknown", channel=ch,
+                                           max_gap=settings.utterances.max_gap_s))
+        if ch == 1:
+            score_call(truth, merge_speakers(*streams), tallies.setdefault(str(Path(path).parent), Tally()))
+            streams = []
+            print(f"oracle-decoded {truth['call_id']}", file=sys.stderr, flush=True)
     return {d: (t.errs, t.chars, t.errs_num, t.chars_num) for d, t in tallies.items()}
 
 
@@ -196,10 +207,10 @@ def oracle(calls: dict) -> tuple[int, int, int, int]:
     for call in calls.values():
         for ch, wins in call["windows"].items():
             ref = squash(call["ref"][ch])
-            errs += lattice_edits(ref, [[squash(r.text) for r in rs] for rs in wins])
+            errs += lattice_edits(ref, [[squash(kept_text(r)) for r in rs] for rs in wins])
             chars += len(ref)
             ref_n = squash(normalise_numbers(ref))
-            errs_n += lattice_edits(ref_n, [[squash(normalise_numbers(r.text)) for r in rs] for rs in wins])
+            errs_n += lattice_edits(ref_n, [[squash(normalise_numbers(kept_text(r))) for r in rs] for rs in wins])
             chars_n += len(ref_n)
     return errs, chars, errs_n, chars_n
 
@@ -262,6 +273,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.hypotheses < 2:
         ap.error("--hypotheses must be at least 2 (1 is Whisper's reading alone)")
+    if args.cache.is_dir() or not args.cache.parent.is_dir():
+        ap.error(f"--cache {args.cache}: not a file in an existing folder")
     if not truth_files(args.calls, "stereo"):
         ap.error(f"no stereo call with ground truth under {', '.join(args.calls)}")
     calls = load_or_record(args.cache, args.calls, args.hypotheses)

@@ -188,7 +188,8 @@ def count_fixes(utterances, into: dict[str, int]) -> None:
 
 def run_real(modes: list[str], cache: Path) -> None:
     from core.settings import load_settings
-    from speech.audio import decode, normalise_gain
+    from speech.audio import decode
+    from speech.pipeline import prepare_channel
     from speech.text import character_error_rate
 
     audio_dir = REPO / "tests" / "data" / "audio"
@@ -208,7 +209,7 @@ def run_real(modes: list[str], cache: Path) -> None:
         clips.append((clip, ref, mono))  # and the same through an 8 kHz telephone line, as the calls are:
         clips.append((f"{clip} @8kHz", ref, resample_poly(resample_poly(mono, 1, 2), 2, 1).astype(np.float32)))
     for clip, ref, mono in clips:
-        samples, _ = normalise_gain(mono, audio_settings.target_peak_dbfs, audio_settings.max_gain_db)
+        samples = prepare_channel(mono, audio_settings).samples   # ASR runs on every clip
         row = []
         for mode in modes:
             settings = settings_for(mode)
