@@ -24,7 +24,9 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 * ``blind_style3``   all of COLD train -> analysis/evaldata/blind_cold_style3.csv (COLD-style
                      comments on every kind of group in new forms, written before round 4);
 * ``blind_style4``   all of COLD train -> analysis/evaldata/blind_cold_style4.csv (COLD-style
-                     comments in spoken and chat registers, written before round 5).
+                     comments in spoken and chat registers, written before round 5);
+* ``blind_style5``   all of COLD train -> analysis/evaldata/blind_cold_style5.csv (COLD-style
+                     long-form forum comments, written before round 6).
 
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
 ``--mask-keep`` keeps the unmasked n-grams too; ``--group-hits`` adds a bucket per word list hit
@@ -77,8 +79,10 @@ BLIND_STYLE2 = BLIND_STYLE.with_name("blind_cold_style2.csv")
 BLIND_STYLE3 = BLIND_STYLE.with_name("blind_cold_style3.csv")
 # COLD-style comments in spoken and chat registers, written before round 5
 BLIND_STYLE4 = BLIND_STYLE.with_name("blind_cold_style4.csv")
+# COLD-style long-form forum comments, written before round 6
+BLIND_STYLE5 = BLIND_STYLE.with_name("blind_cold_style5.csv")
 BLINDS = {"blind_style": BLIND_STYLE, "blind_style2": BLIND_STYLE2, "blind_style3": BLIND_STYLE3,
-          "blind_style4": BLIND_STYLE4}
+          "blind_style4": BLIND_STYLE4, "blind_style5": BLIND_STYLE5}
 SHORT, LONG = 20, 30
 
 
