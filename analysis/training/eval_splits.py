@@ -5,6 +5,7 @@
         [--C C] [--words N] [--chars N] [--bits B] [--balanced] [--lexicons a,b]
         [--lexicon-multi] [--validated-threshold] [--threshold-rule topics|clusters]
         [--mask groups] [--mask-keep] [--group-hits] [--average]
+        [--embed whisper-base [--embed-fusion joint|late] [--embed-weight W] [--embed-cache F]]
 
 Each split trains a recipe (`train_abuse.Recipe`; default the production one, `--recipe
 round4` the model of round 4 (2026-11-30, production since), `--recipe round2` that of
@@ -31,7 +32,10 @@ train_abuse does) and scores another part of COLD (P/R/F1, AUC):
 ``--mask NAME`` masks the list's entries before featurising (target masking, analysis.features;
 ``--mask-keep`` keeps the unmasked n-grams too; ``--group-hits`` adds a bucket per word list hit
 in a clause that names a group); ``--average`` averages the probabilities of a
-char-only and a word-only model (evaluation only: a model file holds one weight vector).
+char-only and a word-only model (evaluation only: a model file holds one weight vector);
+``--embed whisper-base`` adds Whisper base's decoder embedding of each text (round 6,
+`embedding_fusion`: ``--embed-fusion joint`` in the same LR, ``late`` as a second LR whose logit
+is averaged in at ``--embed-weight``; ``--embed-cache FILE`` keeps the embeddings between runs).
 
 These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
 threshold chosen on validation, never on the scored rows: for ``topic:<T>`` by nested
@@ -100,18 +104,28 @@ def splits(cold_train: list[dict], cold_dev: list[dict], tune: bool) -> dict[str
 
 
 class Matrix:
-    """Features of every text computed once (rows picked per split)."""
+    """Features of every text computed once (rows picked per split); with `recipe.embed`, the
+    texts' embeddings too (`dense`), from `embed_cache` (a file) where it has them."""
 
-    def __init__(self, texts: list[str], recipe: train_abuse.Recipe) -> None:
+    def __init__(self, texts: list[str], recipe: train_abuse.Recipe,
+                 embed_cache: Path | None = None) -> None:
         self.row = {}
         for t in texts:
             self.row.setdefault(t, len(self.row))
         # one matrix per averaged part (recipe.average), else one
         self.parts = [train_abuse.features(list(self.row), r) for r in recipe.parts()]
         self.X = self.parts[0]
+        self.D = None
+        if recipe.embed:
+            from analysis.training.embedding_fusion import EmbeddingCache
+
+            self.D = EmbeddingCache(recipe.embed, embed_cache)(list(self.row))
 
     def __call__(self, texts: list[str], part: int = 0):
         return self.parts[part][[self.row[t] for t in texts]]
+
+    def dense(self, texts: list[str]):
+        return self.D[[self.row[t] for t in texts]]
 
 
 def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, list],
@@ -124,6 +138,12 @@ def predict(train_rows: list[dict], test_rows: list[dict], extra: tuple[list, li
     seen = {normalize(t) for t in tr_x}
     test_rows = [r for r in test_rows if normalize(r["text"]) not in seen]
     te_x = [r["text"] for r in test_rows]
+    if recipe.embed:
+        from analysis.training.embedding_fusion import fit_embedded
+
+        clf = fit_embedded(matrix(tr_x), matrix.dense(tr_x), tr_y, recipe)
+        p = clf.predict_proba(matrix(te_x), matrix.dense(te_x))[:, 1]
+        return [r["label"] for r in test_rows], p, len(tr_x)
     ps = []
     for i, part in enumerate(recipe.parts()):
         clf = train_abuse.fit_matrix(matrix(tr_x, i), tr_y, part, quiet=True)
@@ -234,6 +254,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lexicon-multi", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--validated-threshold", action=argparse.BooleanOptionalAction, default=None,
                     help="decision threshold chosen on validation (else 0.5)")
+    ap.add_argument("--embed", help="a text embedding beside the n-grams (whisper-base; '' for none)")
+    ap.add_argument("--embed-fusion", choices=("joint", "late"))
+    ap.add_argument("--embed-weight", type=float)
+    ap.add_argument("--embed-cache", type=Path,
+                    help="a .npz file keeping the texts' embeddings between runs (~30 ms a text)")
     ap.add_argument("--sweep", action="store_true", help="also F1 at other thresholds")
     return ap
 
@@ -248,8 +273,8 @@ def recipe_of(args: argparse.Namespace) -> train_abuse.Recipe:
             "nb": args.nb, "complaints": args.complaints, "ngram_max": args.chars, "lexicons": lex,
             "validated_threshold": args.validated_threshold, "lexicon_multi": args.lexicon_multi,
             "mask": args.mask, "mask_keep": args.mask_keep, "average": args.average,
-            "group_hits": args.group_hits,
-            "threshold_rule": args.threshold_rule}
+            "group_hits": args.group_hits, "embed": args.embed, "embed_fusion": args.embed_fusion,
+            "embed_weight": args.embed_weight, "threshold_rule": args.threshold_rule}
     return replace(recipe, **{k: v for k, v in over.items() if v is not None})
 
 
@@ -265,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
     if args.validate or args.validate_clusters:  # COLD train rows only: no dev.csv, no blind row
-        matrix = Matrix([r["text"] for r in tr] + extra[0], recipe)
+        matrix = Matrix([r["text"] for r in tr] + extra[0], recipe, args.embed_cache)
         return (_validate if args.validate else _validate_clusters)(tr, extra, recipe, matrix)
     dv = train_abuse.read_cold_rows(cold / "dev.csv")
     blinds = {name: train_abuse.read_cold_rows(path) for name, path in BLINDS.items()}
     matrix = Matrix([r["text"] for r in tr + dv + [b for rows in blinds.values() for b in rows]]
-                    + extra[0], recipe)
+                    + extra[0], recipe, args.embed_cache)
     results = {}
     wanted = set(args.only.split(",")) if args.only else None
     thr_all = None

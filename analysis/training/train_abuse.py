@@ -52,6 +52,10 @@ class Recipe:
     average: bool = False       # (eval_splits only) average a char-only and a word-only model
     threshold_rule: str = "topics"  # validated threshold's folds (target_clusters.validation_folds):
     #                                 "topics" (leave one topic out) or "clusters" (one target cluster)
+    embed: str = ""             # (eval_splits only, round 6) a text embedding beside the n-grams:
+    #                             "whisper-base" (training.embedding_fusion) or "" (none)
+    embed_fusion: str = "joint"  # with embed: "joint" (one LR) or "late" (two, logits averaged)
+    embed_weight: float = 1.0   # with embed: joint columns' scale, or the late logit weight
 
     def parts(self) -> tuple["Recipe", ...]:
         """The recipes averaged (char n-grams only, word n-grams only), or (self,)."""
@@ -75,6 +79,9 @@ class Recipe:
             words += f" + lexicon hits in a clause naming a '{self.mask}' entry"
         if self.average:
             words += f" (averaged: char-only model and word 1-{self.word_ngram_max}-gram-only model)"
+        if self.embed:
+            words += (f" + {self.embed} decoder embedding ({self.embed_fusion}, weight"
+                      f" {self.embed_weight:g})")
         return (f"char 1-{self.ngram_max}-grams{words}, hashed 2^{self.bits}, liblinear LR C={self.C}"
                 + (", NB-scaled" if self.nb else "") + (", balanced classes" if self.balanced else "")
                 + (f", {self.complaints} negative reviews as safe" if self.complaints else "")
