@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def models_dir() -> Path:
+    """Where assembled models live: ``$CALLQA_MODELS_DIR`` or ``<project>/models``."""
+    env = os.environ.get("CALLQA_MODELS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+
+
 def sha256_file(path: str | Path, block_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from core.files import sha256_file
+from core.files import models_dir, sha256_file
 from speech import logger
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -27,12 +27,6 @@ LARGE_V3_VOCAB = 51866  # Whisper large-v3 / turbo: 128 mel bins and one more to
 
 class ModelError(Exception):
     """A model folder that cannot be used, with what is wrong in the message."""
-
-
-def models_dir() -> Path:
-    """Where assembled models live: ``$CALLQA_MODELS_DIR`` or ``<project>/models``."""
-    env = os.environ.get("CALLQA_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
 
 
 def _bundled_parts() -> tuple[Path, Path]:

@@ -105,3 +105,12 @@ def test_blind_style5_set_is_in_cold_format_and_balanced():
     assert all(per[(t, 0)] == per[(t, 1)] for t in topics)
     assert [per[(t, 1)] for t in eval_splits.TOPICS] == [8, 8, 8] and sum(per.values()) == 120
     assert len({normalize(r["text"]) for r in rows}) == 120
+
+
+def test_a_missing_text_without_whisper_base_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLQA_MODELS_DIR", str(tmp_path))
+    cache = EmbeddingCache("whisper-base")
+    cache.rows = {text_key("骗子"): np.zeros(DIM, np.float32)}
+    assert cache(["骗子"]).shape == (1, DIM)           # cached: no model needed
+    with pytest.raises(FileNotFoundError, match="callqa models install"):
+        cache(["没见过的话"])

@@ -45,9 +45,12 @@ class EmbeddingCache:
 
     def _embedder(self):
         from analysis.text_embedding import WhisperTextEmbedder
-        from speech.whisper_models import assemble_bundled
+        from core.files import models_dir
 
-        return WhisperTextEmbedder(assemble_bundled(), threads=max(1, min(4, os.cpu_count() or 1)))
+        folder = models_dir() / "whisper-base"
+        if not (folder / "model.bin").is_file():
+            raise FileNotFoundError(f"Whisper base is not assembled in {folder}: run `callqa models install`")
+        return WhisperTextEmbedder(folder, threads=max(1, min(4, os.cpu_count() or 1)))
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]

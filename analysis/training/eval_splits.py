@@ -279,8 +279,16 @@ def recipe_of(args: argparse.Namespace) -> train_abuse.Recipe:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the splits' (or the validation's) figures; 2 if COLD is missing."""
+    """Print the splits' (or the validation's) figures; 2 if COLD or a model is missing."""
     args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except FileNotFoundError as exc:  # COLD's extras, a word list, Whisper base for --embed
+        print(f"error: {exc}")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     recipe = recipe_of(args)
     cold = args.shared / "text" / "COLD"
     if not (cold / "train.csv").exists():
