@@ -154,7 +154,8 @@ class WhisperTextEmbedder:
         self.tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="zh")
         self.prompt = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
         self.decoder = WhisperDecoder(Path(model_dir) / "model.bin")
-        self.decoder.set_audio(torch.from_numpy(np.array(encoded)))
+        self.silence = torch.from_numpy(np.array(encoded))  # (1, 1500, d): the encoder on 30 s of silence
+        self.decoder.set_audio(self.silence)
 
     def tokens(self, text: str) -> list[int]:
         """The text's Whisper tokens (normalised as utterances are; at most MAX_TOKENS)."""
