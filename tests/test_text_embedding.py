@@ -100,3 +100,12 @@ def test_embedding_shape_determinism_and_batch_independence(embedder):
     # the text is normalised as utterances are (full-width and ASCII punctuation alike)
     np.testing.assert_allclose(embedder(["谢谢您，我明天就还款。"]), embedder(["谢谢您,我明天就还款."]),
                                atol=1e-5)
+
+
+def test_finetune_cost_bench_without_whisper_base_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from bench.classifier_finetune_cost import main
+
+    monkeypatch.setenv("CALLQA_MODELS_DIR", str(tmp_path))
+    assert main(["--steps", "1"]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("error: Whisper base is not assembled")
