@@ -75,6 +75,17 @@ def read_ct2_variables(path: Path, prefix: str = "") -> dict[str, np.ndarray]:
     return out
 
 
+def bundled_whisper_base() -> Path:
+    """The assembled bundled Whisper base folder; FileNotFoundError (one line saying what to run)
+    if it is not there."""
+    from core.files import bundled_whisper_dir
+
+    folder = bundled_whisper_dir()
+    if not (folder / "model.bin").is_file():
+        raise FileNotFoundError(f"Whisper base is not assembled in {folder}: run `callqa models install`")
+    return folder
+
+
 class WhisperDecoder:
     """Whisper's text decoder (pre-norm, learned positions, tied output embedding) in torch,
     weights from a CTranslate2 Whisper ``model.bin``."""

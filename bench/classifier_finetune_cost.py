@@ -34,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from analysis.text_embedding import WhisperTextEmbedder
-    from core.files import models_dir
+    from analysis.text_embedding import WhisperTextEmbedder, bundled_whisper_base
 
-    folder = models_dir() / "whisper-base"
-    if not (folder / "model.bin").is_file():
-        print(f"error: Whisper base is not assembled in {folder}: run `callqa models install`")
+    try:
+        folder = bundled_whisper_base()
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
         return 2
     emb = WhisperTextEmbedder(folder, threads=args.threads)
     dec = emb.decoder

@@ -17,6 +17,11 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
 
 
+def bundled_whisper_dir() -> Path:
+    """Where the bundled Whisper base is assembled (``callqa models install``)."""
+    return models_dir() / "whisper-base"
+
+
 def sha256_file(path: str | Path, block_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()

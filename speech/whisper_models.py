@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from core.files import models_dir, sha256_file
+from core.files import bundled_whisper_dir, sha256_file
 from speech import logger
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -49,7 +49,7 @@ def assemble_bundled(target: Path | None = None, *, force: bool = False) -> Path
     Raises:
         ModelError: the packages are missing or the joined file has the wrong checksum.
     """
-    target = target or models_dir() / "whisper-base"
+    target = target or bundled_whisper_dir()
     stamp = target / ".sha256"
     if not force and stamp.is_file() and stamp.read_text().strip() == BUNDLED_SHA256 and (target / "model.bin").is_file():
         return target

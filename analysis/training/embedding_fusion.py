@@ -44,13 +44,9 @@ class EmbeddingCache:
                     self.rows = dict(zip(data["keys"].tolist(), data["emb"]))
 
     def _embedder(self):
-        from analysis.text_embedding import WhisperTextEmbedder
-        from core.files import models_dir
+        from analysis.text_embedding import WhisperTextEmbedder, bundled_whisper_base
 
-        folder = models_dir() / "whisper-base"
-        if not (folder / "model.bin").is_file():
-            raise FileNotFoundError(f"Whisper base is not assembled in {folder}: run `callqa models install`")
-        return WhisperTextEmbedder(folder, threads=max(1, min(4, os.cpu_count() or 1)))
+        return WhisperTextEmbedder(bundled_whisper_base(), threads=max(1, min(4, os.cpu_count() or 1)))
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]
@@ -83,20 +79,15 @@ class Standardiser:
         return ((D - self.mean) / self.sd / np.sqrt(D.shape[1])).astype(np.float32)
 
 
-def _nb_ratio(X, y) -> np.ndarray:
-    pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
-    neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
-    return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
-
-
 class JointModel:
     """One LR on [NB-scaled n-grams (if recipe.nb), weight x standardised embedding]."""
 
     def __init__(self, X, D, y, recipe, quiet: bool = True) -> None:
         from analysis.training.common import fit_lr
+        from analysis.training.train_abuse import nb_ratio
 
         y = np.asarray(y)
-        self.r = _nb_ratio(X, y) if recipe.nb else None
+        self.r = nb_ratio(X, y) if recipe.nb else None
         self.std, self.weight = Standardiser(D), recipe.embed_weight
         cw = "balanced" if recipe.balanced else None
         self.clf = fit_lr(self._join(X, D), y, recipe.C, class_weight=cw, quiet=quiet)

@@ -186,14 +186,19 @@ def extra_examples(text: Path, recipe: Recipe = RECIPE) -> tuple[list[str], list
     return lex + safe, [1] * len(lex) + [0] * len(safe)
 
 
+def nb_ratio(X, y) -> np.ndarray:
+    """NB log-count ratio of each feature column (add-one smoothed document counts)."""
+    y = np.asarray(y)
+    pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
+    neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
+    return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+
+
 class NBScaled:
     """LR on NB-scaled features x * r, r = log-count ratio; coef_ = w * r works on plain x."""
 
     def __init__(self, X, y, C: float, class_weight, quiet: bool) -> None:
-        y = np.asarray(y)
-        pos = np.asarray((X[y == 1] > 0).sum(axis=0)).ravel() + 1.0
-        neg = np.asarray((X[y == 0] > 0).sum(axis=0)).ravel() + 1.0
-        self.r = np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+        self.r = nb_ratio(X, y)
         self.clf = fit_lr(self._scale(X), y, C, class_weight=class_weight, quiet=quiet)
         self.coef_ = self.clf.coef_ * self.r
         self.intercept_ = self.clf.intercept_
