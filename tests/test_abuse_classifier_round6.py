@@ -13,8 +13,8 @@ from scipy.sparse import csr_matrix
 from analysis.normalize import normalize
 from analysis.text_embedding import DIM
 from analysis.training import eval_splits, train_abuse
-from analysis.training.embedding_fusion import (EmbeddingCache, JointModel, LateModel, Standardiser,
-                                                fit_embedded, text_key)
+from analysis.training.embedding_fusion import (CacheError, EmbeddingCache, JointModel, LateModel,
+                                                Standardiser, fit_embedded, text_key)
 
 
 def _data(n: int = 400, seed: int = 0):
@@ -114,3 +114,32 @@ def test_a_missing_text_without_whisper_base_is_a_clear_error(tmp_path, monkeypa
     assert cache(["骗子"]).shape == (1, DIM)           # cached: no model needed
     with pytest.raises(FileNotFoundError, match="callqa models install"):
         cache(["没见过的话"])
+
+
+def test_a_cache_path_callqa_may_not_write_is_refused_and_left_alone(tmp_path):
+    for bad in (tmp_path, tmp_path / "missing" / "emb.npz"):
+        with pytest.raises(CacheError, match="not a file in an existing folder"):
+            EmbeddingCache("whisper-base", bad)
+    foreign = tmp_path / "notes.npz"
+    foreign.write_bytes(b"not numpy at all")
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    for path in (foreign, other):
+        before = path.read_bytes()
+        with pytest.raises(CacheError, match="not an embedding cache"):
+            EmbeddingCache("whisper-base", path)
+        assert path.read_bytes() == before
+    theirs = tmp_path / "theirs.npz"
+    np.savez(theirs, name=np.array("bert"), keys=np.array(["k"]), emb=np.zeros((1, DIM), np.float32))
+    with pytest.raises(CacheError, match="holds 'bert' embeddings"):
+        EmbeddingCache("whisper-base", theirs)
+
+
+def test_eval_splits_refuses_a_bad_cache_in_one_line(tmp_path, capsys):
+    shared = tmp_path / "shared"
+    (shared / "text" / "COLD").mkdir(parents=True)
+    (shared / "text" / "COLD" / "train.csv").write_text(",split,topic,label,TEXT\n", encoding="utf-8")
+    code = eval_splits.main(["--shared", str(shared), "--validate-clusters", "--embed", "whisper-base",
+                             "--embed-cache", str(tmp_path)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 2 and out == [f"error: embedding cache {tmp_path}: not a file in an existing folder"]

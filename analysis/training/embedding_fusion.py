@@ -25,23 +25,41 @@ from analysis.text_embedding import DIM
 EMBEDDINGS = ("whisper-base",)
 
 
+class CacheError(ValueError):
+    """A cache path that is not a file callqa may write its embeddings to, with why."""
+
+
 def text_key(text: str) -> str:
     return hashlib.sha1(normalize(text).encode("utf-8")).hexdigest()
 
 
 class EmbeddingCache:
     """Embeddings of texts, computed once per normalised text and kept in ``path`` (.npz) if
-    given. The embedder is built only when a text is missing."""
+    given. The embedder is built only when a text is missing. A path that is a folder, in a
+    missing folder, or an existing file that is not this embedding's cache is a CacheError
+    (raised before any embedding is computed; such a file is never overwritten)."""
 
     def __init__(self, name: str, path: Path | None = None) -> None:
         if name not in EMBEDDINGS:
             raise ValueError(f"unknown embedding {name!r} (known: {', '.join(EMBEDDINGS)})")
         self.name, self.path = name, path
         self.rows: dict[str, np.ndarray] = {}
-        if path is not None and Path(path).is_file():
-            with np.load(path) as data:
-                if str(data["name"]) == name:
-                    self.rows = dict(zip(data["keys"].tolist(), data["emb"]))
+        if path is None:
+            return
+        path = Path(path)
+        if path.is_dir() or not path.parent.is_dir():
+            raise CacheError(f"embedding cache {path}: not a file in an existing folder")
+        if path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    found = str(data["name"])
+                    rows = dict(zip(data["keys"].tolist(), data["emb"]))
+            except Exception as exc:  # a foreign or damaged file: numpy raises several kinds
+                raise CacheError(f"embedding cache {path}: not an embedding cache"
+                                 f" ({type(exc).__name__})") from None
+            if found != name:
+                raise CacheError(f"embedding cache {path}: holds {found!r} embeddings, not {name!r}")
+            self.rows = rows
 
     def _embedder(self):
         from analysis.text_embedding import WhisperTextEmbedder, bundled_whisper_base

@@ -35,7 +35,8 @@ in a clause that names a group); ``--average`` averages the probabilities of a
 char-only and a word-only model (evaluation only: a model file holds one weight vector);
 ``--embed whisper-base`` adds Whisper base's decoder embedding of each text (round 6,
 `embedding_fusion`: ``--embed-fusion joint`` in the same LR, ``late`` as a second LR whose logit
-is averaged in at ``--embed-weight``; ``--embed-cache FILE`` keeps the embeddings between runs).
+is averaged in at ``--embed-weight``; ``--embed-cache FILE`` keeps the embeddings between runs:
+a folder, a missing folder or a file that is not such a cache is refused, before any work).
 
 These are the held-out figures to report. A recipe with ``validated_threshold`` decides at a
 threshold chosen on validation, never on the scored rows: for ``topic:<T>`` by nested
@@ -71,6 +72,7 @@ import numpy as np
 
 from analysis.normalize import normalize
 from analysis.training import train_abuse
+from analysis.training.embedding_fusion import EMBEDDINGS, CacheError, EmbeddingCache
 from analysis.training.common import DEFAULT_SHARED, best_threshold, binary_scores
 from analysis.training.target_clusters import validation_folds
 
@@ -105,10 +107,11 @@ def splits(cold_train: list[dict], cold_dev: list[dict], tune: bool) -> dict[str
 
 class Matrix:
     """Features of every text computed once (rows picked per split); with `recipe.embed`, the
-    texts' embeddings too (`dense`), from `embed_cache` (a file) where it has them."""
+    texts' embeddings too (`dense`), from `embeddings` (an EmbeddingCache; a new one without
+    a file if None)."""
 
     def __init__(self, texts: list[str], recipe: train_abuse.Recipe,
-                 embed_cache: Path | None = None) -> None:
+                 embeddings: EmbeddingCache | None = None) -> None:
         self.row = {}
         for t in texts:
             self.row.setdefault(t, len(self.row))
@@ -117,9 +120,7 @@ class Matrix:
         self.X = self.parts[0]
         self.D = None
         if recipe.embed:
-            from analysis.training.embedding_fusion import EmbeddingCache
-
-            self.D = EmbeddingCache(recipe.embed, embed_cache)(list(self.row))
+            self.D = (embeddings or EmbeddingCache(recipe.embed))(list(self.row))
 
     def __call__(self, texts: list[str], part: int = 0):
         return self.parts[part][[self.row[t] for t in texts]]
@@ -254,7 +255,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lexicon-multi", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--validated-threshold", action=argparse.BooleanOptionalAction, default=None,
                     help="decision threshold chosen on validation (else 0.5)")
-    ap.add_argument("--embed", help="a text embedding beside the n-grams (whisper-base; '' for none)")
+    ap.add_argument("--embed", choices=EMBEDDINGS + ("",),
+                    help="a text embedding beside the n-grams ('' for none)")
     ap.add_argument("--embed-fusion", choices=("joint", "late"))
     ap.add_argument("--embed-weight", type=float)
     ap.add_argument("--embed-cache", type=Path,
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return _run(args)
-    except FileNotFoundError as exc:  # COLD's extras, a word list, Whisper base for --embed
+    except (FileNotFoundError, CacheError) as exc:  # COLD's extras, a word list, --embed's model or cache
         print(f"error: {exc}")
         return 2
 
@@ -294,16 +296,18 @@ def _run(args: argparse.Namespace) -> int:
     if not (cold / "train.csv").exists():
         print(f"error: COLD not found under {args.shared} (use --shared)")
         return 2
+    # opened first: a bad --embed-cache is told before minutes of featurising
+    embeddings = EmbeddingCache(recipe.embed, args.embed_cache) if recipe.embed else None
     tr = train_abuse.read_cold_rows(cold / "train.csv")
     extra = train_abuse.extra_examples(args.shared / "text", recipe)
     print(f"recipe: {recipe.describe()}")
     if args.validate or args.validate_clusters:  # COLD train rows only: no dev.csv, no blind row
-        matrix = Matrix([r["text"] for r in tr] + extra[0], recipe, args.embed_cache)
+        matrix = Matrix([r["text"] for r in tr] + extra[0], recipe, embeddings)
         return (_validate if args.validate else _validate_clusters)(tr, extra, recipe, matrix)
     dv = train_abuse.read_cold_rows(cold / "dev.csv")
     blinds = {name: train_abuse.read_cold_rows(path) for name, path in BLINDS.items()}
     matrix = Matrix([r["text"] for r in tr + dv + [b for rows in blinds.values() for b in rows]]
-                    + extra[0], recipe, args.embed_cache)
+                    + extra[0], recipe, embeddings)
     results = {}
     wanted = set(args.only.split(",")) if args.only else None
     thr_all = None
