@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=50, help="text tokens a row (COLD: ~48 on average)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    for name in ("steps", "batch", "tokens", "threads"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be at least 1")
 
     import torch
 

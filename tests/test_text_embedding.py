@@ -109,3 +109,7 @@ def test_finetune_cost_bench_without_whisper_base_is_a_one_line_error(tmp_path, 
     assert main(["--steps", "1"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("error: Whisper base is not assembled")
+    for flag in ("--steps", "--batch", "--tokens", "--threads"):
+        with pytest.raises(SystemExit) as exit_:
+            main([flag, "0"])
+        assert exit_.value.code == 2 and f"{flag} must be at least 1" in capsys.readouterr().err
