@@ -92,7 +92,7 @@ def settings_key(asr_settings) -> str:
 
     old = {"patience": 1.0, "best_of": 5, "temperature_step": 0.2, "repetition_penalty": 1.0,
            "no_repeat_ngram_size": 0, "condition_on_previous_text": False, "hallucination_silence_s": 2.0,
-           "rescore_hypotheses": 1, "rescore_weight": 0.3}
+           "rescore_hypotheses": 1, "rescore_weight": 0.3, "fusion_weight": 0.0, "fusion_bonus": 0.0}
     shown = [f"{f.name}={getattr(asr_settings, f.name)!r}" for f in dataclasses.fields(AsrSettings)
              if not (f.name in old and getattr(asr_settings, f.name) == old[f.name])
              and not f.name.startswith(("correction", "homophone")) and f.name != "recover_min_s"]

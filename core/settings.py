@@ -78,6 +78,10 @@ class AsrSettings:
     # words are aligned (福导员 -> 辅导员); speech/nbest_rescoring.py, bench/README.md round 7.
     rescore_hypotheses: int = 8           # finished readings per window to choose from (capped at beam_size; 1 = off)
     rescore_weight: float = 0.3           # the language model's log probability, times this, is added (0 = Whisper's own)
+    # The same language model fused into the beam search itself (speech/lm_fusion.py, bench/README.md
+    # round 8): every extension of a reading is scored by both while Whisper searches.
+    fusion_weight: float = 0.0            # the language model's log probability, times this, in every step (0 = off)
+    fusion_bonus: float = 0.0             # nats added per speech character, against the pull to shorter text
 
     def __post_init__(self) -> None:
         for name, ok, what in (
@@ -100,6 +104,8 @@ class AsrSettings:
             ("recover_min_s", self.recover_min_s >= 0, ">= 0"),
             ("rescore_hypotheses", self.rescore_hypotheses >= 1, ">= 1"),
             ("rescore_weight", self.rescore_weight >= 0, ">= 0"),
+            ("fusion_weight", self.fusion_weight >= 0, ">= 0"),
+            ("fusion_bonus", self.fusion_bonus >= 0, ">= 0"),
         ):
             if not ok:
                 raise ValueError(f"asr.{name} must be {what}, not {getattr(self, name)!r}")
@@ -110,7 +116,10 @@ class AsrSettings:
             vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
         if self.correction:
             vocabulary_terms(self.correction_terms, "asr.correction_terms")
-        if self.correction or self.homophones or self.rescore_hypotheses > 1:
+        if self.fusion_weight > 0 and (self.repetition_penalty != 1 or self.no_repeat_ngram_size):
+            raise ValueError("asr.fusion_weight > 0 needs asr.repetition_penalty 1 and asr.no_repeat_ngram_size 0"
+                             " (the fused search does not apply them)")
+        if self.correction or self.homophones or self.rescore_hypotheses > 1 or self.fusion_weight > 0:
             if not project_path(self.correction_lm).is_file():
                 raise ValueError(f"asr.correction_lm: no file {project_path(self.correction_lm)}")
 

@@ -6,10 +6,12 @@ import threading
 import numpy as np
 
 from core.char_lm import load_lm
+from core.whisper_decoder import WhisperDecoder
 from core.domain import Word
 from core.settings import MODEL_SAMPLE_RATE, AsrSettings, project_path, vocabulary_terms
 from speech import logger
 from speech.homophone_correction import HomophoneCorrector
+from speech.lm_fusion import FusionWhisper
 from speech.nbest_rescoring import RescoringWhisper
 from speech.term_correction import TermCorrector
 from speech.whisper_models import resolve_model
@@ -77,6 +79,22 @@ def rescoring(model, settings: AsrSettings) -> RescoringWhisper | None:
                             settings.rescore_hypotheses, settings.rescore_weight)
 
 
+def fusion(model, folder, settings: AsrSettings) -> FusionWhisper | None:
+    """``model`` (a loaded faster-whisper WhisperModel)'s CTranslate2 model with the language
+    model fused into its beam search as ``asr.fusion_*`` asks (the decoder read from the model
+    ``folder``, int8 on CPU as ``asr.compute_type`` int8 asks); None when off."""
+    if settings.fusion_weight <= 0:
+        return None
+    import torch
+
+    decoder = WhisperDecoder(folder / "model.bin")
+    if settings.compute_type == "int8" and not decoder.quantize():
+        logger.warning("asr.fusion_weight: this torch has no int8 linear layers; the fused search runs in float32")
+    torch.set_num_threads(settings.cpu_threads)
+    return FusionWhisper(model.model, decoder, model.hf_tokenizer, load_lm(str(project_path(settings.correction_lm))),
+                         settings.fusion_weight, settings.fusion_bonus)
+
+
 class Transcriber:
     """One loaded Whisper model; ``transcribe`` is safe to call from several threads."""
 
@@ -96,8 +114,11 @@ class Transcriber:
             cpu_threads=settings.cpu_threads,
             num_workers=settings.num_workers,
         )
-        rescorer = rescoring(self.model, settings)
-        if rescorer is not None:
+        fused = fusion(self.model, folder, settings)
+        rescorer = rescoring(self.model, settings) if fused is None else None
+        if fused is not None:
+            self.model.model = fused
+        elif rescorer is not None:
             self.model.model = rescorer
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
         self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))

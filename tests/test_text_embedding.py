@@ -8,7 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from analysis.text_embedding import DIM, read_ct2_variables
+from analysis.text_embedding import DIM
+from core.whisper_decoder import read_ct2_variables
 from tests.helpers.audio import load_clip
 
 
