@@ -27,6 +27,7 @@ layers, as CTranslate2's int8), cross-attending to CTranslate2's encoder output.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -243,7 +244,8 @@ class FusedResult:
 
 class FusionWhisper:
     """A CTranslate2 Whisper model whose beam searches (temperature 0) run ``fused_search``;
-    sampling at a fallback temperature, greedy search and every other call go to the model."""
+    sampling at a fallback temperature, greedy search and every other call go to the model.
+    One window is searched at a time (the decoder holds the window's audio)."""
 
     def __init__(self, model, decoder, hf_tokenizer, lm: CharLM, weight: float, bonus: float):
         self.model = model
@@ -258,6 +260,7 @@ class FusionWhisper:
         self.timestamp_begin = self.no_timestamps + 1
         self.blank = tuple(hf_tokenizer.encode(" ", add_special_tokens=False).ids) + (self.eot,)
         self.pieces = token_bytes(hf_tokenizer.id_to_token, self.eot)
+        self.lock = threading.Lock()
 
     def __getattr__(self, name: str):
         return getattr(self.model, name)
@@ -296,9 +299,10 @@ class FusionWhisper:
                 weight=self.weight,
                 bonus=self.bonus,
             )
-            self.decoder.set_audio(torch.from_numpy(window[None]))
             sot_index = prompt.index(self.sot) if self.sot in prompt else 0
-            tokens, score, no_speech_prob = fused_search(self.decoder, prompt, opts, self.lm, self.pieces,
-                                                         self.no_speech, sot_index)
+            with self.lock:
+                self.decoder.set_audio(torch.from_numpy(window[None]))
+                tokens, score, no_speech_prob = fused_search(self.decoder, prompt, opts, self.lm, self.pieces,
+                                                             self.no_speech, sot_index)
             out.append(FusedResult([tokens], [score], no_speech_prob))
         return out
