@@ -4,7 +4,7 @@ usage: .venv/bin/python bench/asr_errors.py [CALLS_DIR ...] [--config NAME:KEY=V
            [--cache DIR] [--per-call] [--worst N]
 
 - Calls (default: the dev calls, ../shared/data/calls, tests/data/calls_outcomes and the blind
-  sets bench/data/blind_calls … blind_calls8, every one of them opened already): each stereo call is decoded and
+  sets bench/data/blind_calls … blind_calls9, every one of them opened already): each stereo call is decoded and
   transcribed per channel exactly as flows.recording does (speech.pipeline.transcribe_call).
 - ``--config``: one ASR/audio configuration per flag, ``NAME:asr.beam_size=8,asr.vad_speech_pad_ms=400``
   (settings keys as in callqa.toml; values parsed as TOML scalars). ``base`` (no overrides)
@@ -39,7 +39,7 @@ from bench.calls_e2e import DEFAULT_CALLS, SCORING, truth_files  # noqa: E402
 # every blind set opened so far is dev now (bench/README.md): a new round needs new blind calls
 DEV_CALLS = DEFAULT_CALLS + [str(REPO / "bench" / "data" / name)
                              for name in ("blind_calls", "blind_calls2", "blind_calls3", "blind_calls4", "blind_calls5",
-                                          "blind_calls6", "blind_calls7", "blind_calls8")]
+                                          "blind_calls6", "blind_calls7", "blind_calls8", "blind_calls9")]
 SHORT_TURN = 4      # reference characters: a turn this short is "short"
 TURN_START = 2      # the first characters of a turn, where VAD clipping shows
 EDGE_S = 0.4        # a word this close to a reference turn (s) is counted with it

@@ -37,7 +37,8 @@ def script_turns() -> list[str]:
     texts = []
     for folder in ("bench/data/blind_calls", "bench/data/blind_calls2", "bench/data/blind_calls3",
                    "bench/data/blind_calls4", "bench/data/blind_calls5", "bench/data/blind_calls6", "bench/data/blind_calls7",
-                   "bench/data/blind_calls8", "tests/data/calls_outcomes"):
+                   "bench/data/blind_calls8", "bench/data/blind_calls9",
+                   "tests/data/calls_outcomes"):
         for path in sorted((REPO / folder).glob("*_call_*.json")):
             texts.extend(t["text"] for t in json.loads(path.read_text(encoding="utf-8"))["turns"])
     return texts
