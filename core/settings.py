@@ -117,6 +117,9 @@ class AsrSettings:
             vocabulary_terms(self.vocabulary)  # unreadable or empty: a configuration error now
         if self.correction:
             vocabulary_terms(self.correction_terms, "asr.correction_terms")
+        if self.fusion_weight > 0 and self.device != "cpu":
+            raise ValueError("asr.fusion_weight > 0 needs asr.device \"cpu\" (the fused search's decoder runs"
+                             " in torch on the CPU)")
         if self.fusion_weight > 0 and (self.repetition_penalty != 1 or self.no_repeat_ngram_size):
             raise ValueError("asr.fusion_weight > 0 needs asr.repetition_penalty 1 and asr.no_repeat_ngram_size 0"
                              " (the fused search does not apply them)")

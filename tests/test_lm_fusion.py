@@ -86,6 +86,8 @@ def test_fusion_settings_are_checked():
         AsrSettings(fusion_weight=-1)
     with pytest.raises(ValueError, match="needs asr.repetition_penalty 1"):
         AsrSettings(fusion_weight=0.3, repetition_penalty=1.2)
+    with pytest.raises(ValueError, match='needs asr.device "cpu"'):
+        AsrSettings(fusion_weight=0.3, device="cuda")
 
 
 @pytest.fixture(scope="module")
