@@ -23,7 +23,8 @@ from pathlib import Path
 
 DISCOUNT = 0.75
 BEGIN, END, NUMBER = "^", "$", "#"
-_NUMERALS = re.compile(r"[0-9０-９零〇一二三四五六七八九十百千万亿两幺]+")
+NUMERALS = "0123456789０１２３４５６７８９零〇一二三四五六七八九十百千万亿两幺"   # read as one class, ``#``
+_NUMERALS = re.compile(f"[{NUMERALS}]+")
 
 
 def lm_text(text: str) -> str:

@@ -153,8 +153,8 @@ class WhisperDecoder:
         t = ids.shape[1]
         return self.w["decoder/embeddings/weight"][ids] + self.w["decoder/position_encodings/encodings"][offset:offset + t]
 
-    def _logits(self, x):
-        x = self._ln(x, "decoder/layer_norm")
+    def _project(self, x):
+        """Logits of final layer-normed hidden states (the tied output embedding)."""
         if "decoder/embeddings" in self.int8:
             return self.int8["decoder/embeddings"](x)
         return x @ self.w["decoder/embeddings/weight"].T
@@ -163,34 +163,31 @@ class WhisperDecoder:
     def max_positions(self) -> int:
         return self.w["decoder/position_encodings/encodings"].shape[0]
 
-    def forward(self, ids, logits: bool = False):
-        """ids (batch, tokens) -> (final layer-normed hidden, [each layer's output], logits or None)."""
+    def _run(self, ids):
+        """ids (batch, tokens) through every layer at once: (final layer-normed hidden, [each
+        layer's output], [each layer's (keys, values)])."""
         import torch
 
         t = ids.shape[1]
         x = self._embed(ids)
         causal = torch.ones(t, t, dtype=torch.bool).tril()
-        layers = []
+        layers, cache = [], []
         for i in range(self.n_layers):
-            x, _, _ = self._layer(x, i, causal)
+            x, k, v = self._layer(x, i, causal)
             layers.append(x)
-        x = self._ln(x, "decoder/layer_norm")
-        out = x @ self.w["decoder/embeddings/weight"].T if logits else None
-        return x, layers, out
+            cache.append((k, v))
+        return self._ln(x, "decoder/layer_norm"), layers, cache
+
+    def forward(self, ids, logits: bool = False):
+        """ids (batch, tokens) -> (final layer-normed hidden, [each layer's output], logits or None)."""
+        x, layers, _ = self._run(ids)
+        return x, layers, self._project(x) if logits else None
 
     def prefill(self, ids):
         """Decode a prompt ids (1, tokens) at once: (logits at every position (1, tokens, vocab),
         the key/value cache to go on from with ``step``)."""
-        import torch
-
-        t = ids.shape[1]
-        x = self._embed(ids)
-        causal = torch.ones(t, t, dtype=torch.bool).tril()
-        cache = []
-        for i in range(self.n_layers):
-            x, k, v = self._layer(x, i, causal)
-            cache.append((k, v))
-        return self._logits(x), cache
+        x, _, cache = self._run(ids)
+        return self._project(x), cache
 
     def step(self, ids, cache):
         """One token per sequence, ids (batch,), after ``cache`` (per layer (keys, values), each
@@ -200,4 +197,4 @@ class WhisperDecoder:
         for i in range(self.n_layers):
             x, k, v = self._layer(x, i, None, cache[i])
             out.append((k, v))
-        return self._logits(x)[:, 0], out
+        return self._project(self._ln(x, "decoder/layer_norm"))[:, 0], out

@@ -6,9 +6,9 @@ import threading
 import numpy as np
 
 from core.char_lm import load_lm
-from core.whisper_decoder import WhisperDecoder
 from core.domain import Word
 from core.settings import MODEL_SAMPLE_RATE, AsrSettings, project_path, vocabulary_terms
+from core.whisper_decoder import WhisperDecoder
 from speech import logger
 from speech.homophone_correction import HomophoneCorrector
 from speech.lm_fusion import FusionWhisper
@@ -114,12 +114,9 @@ class Transcriber:
             cpu_threads=settings.cpu_threads,
             num_workers=settings.num_workers,
         )
-        fused = fusion(self.model, folder, settings)
-        rescorer = rescoring(self.model, settings) if fused is None else None
-        if fused is not None:
-            self.model.model = fused
-        elif rescorer is not None:
-            self.model.model = rescorer
+        searcher = fusion(self.model, folder, settings) or rescoring(self.model, settings)  # fusion replaces re-ranking
+        if searcher is not None:
+            self.model.model = searcher
         self.pipeline = BatchedInferencePipeline(self.model) if settings.batched else None
         self.phantoms = load_phrase_list(str(project_path(settings.phantom_phrases)))
         self.vocabulary = vocabulary_options(settings)

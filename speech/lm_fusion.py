@@ -34,11 +34,9 @@ from typing import Callable
 
 import numpy as np
 
-from core.char_lm import BEGIN, NUMBER, CharLM
+from core.char_lm import BEGIN, NUMBER, NUMERALS, CharLM
 from core.chinese import is_speech_char, to_simplified
-
-LN10 = math.log(10.0)
-_NUMERAL_CHARS = set("0123456789０１２３４５６７８９零〇一二三四五六七八九十百千万亿两幺")
+from speech.nbest_rescoring import LN10, RescoredResult
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -67,7 +65,7 @@ def token_bytes(id_to_token: Callable[[int], str | None], count: int) -> list[by
 def _lm_char(char: str) -> str | None:
     """The character the language model reads for ``char``: ``#`` for a numeral, the
     Simplified form of a speech character, None for anything else (punctuation, spaces)."""
-    if char in _NUMERAL_CHARS:
+    if char in NUMERALS:
         return NUMBER
     if not is_speech_char(char):
         return None
@@ -233,15 +231,6 @@ def fused_search(decoder, prompt: list[int], opts: SearchOptions, lm: CharLM, pi
     return tokens, best.whisper / max(len(tokens), 1), no_speech_prob
 
 
-@dataclass
-class FusedResult:
-    """What faster-whisper reads of a CTranslate2 ``WhisperGenerationResult``."""
-
-    sequences_ids: list[list[int]]
-    scores: list[float]
-    no_speech_prob: float
-
-
 class FusionWhisper:
     """A CTranslate2 Whisper model whose beam searches (temperature 0) run ``fused_search``;
     sampling at a fallback temperature, greedy search and every other call go to the model.
@@ -273,7 +262,7 @@ class FusionWhisper:
             import ctranslate2
 
             arr = np.array(self.model.encode(ctranslate2.StorageView.from_array(arr), to_cpu=True))
-        return arr.astype(np.float32)
+        return np.asarray(arr, dtype=np.float32)
 
     def generate(self, features, prompts, **kwargs):
         beam = kwargs.get("beam_size", 1)
@@ -304,5 +293,5 @@ class FusionWhisper:
                 self.decoder.set_audio(torch.from_numpy(window[None]))
                 tokens, score, no_speech_prob = fused_search(self.decoder, prompt, opts, self.lm, self.pieces,
                                                              self.no_speech, sot_index)
-            out.append(FusedResult([tokens], [score], no_speech_prob))
+            out.append(RescoredResult([tokens], [score], no_speech_prob))
         return out
